@@ -1,0 +1,140 @@
+package storage
+
+import (
+	"context"
+	"errors"
+
+	"github.com/oauthstore/oauthstore/models"
+)
+
+// Sentinel errors. Stores wrap them with context; match them with
+// [errors.Is]. No error a store returns contains a secret, code or token.
+var (
+	// ErrNotFound: no record has that client ID or credential.
+	ErrNotFound = errors.New("oauthstore: not found")
+	// ErrAlreadyExists: a record with that client ID or credential exists.
+	ErrAlreadyExists = errors.New("oauthstore: already exists")
+	// ErrExpired: the code or token exists but its lifetime has ended.
+	ErrExpired = errors.New("oauthstore: expired")
+	// ErrRevoked: the token exists but has been revoked.
+	ErrRevoked = errors.New("oauthstore: revoked")
+	// ErrAlreadyUsed: the authorization code has already been consumed.
+	ErrAlreadyUsed = errors.New("oauthstore: authorization code already used")
+	// ErrInvalid: the record given to a Create method is malformed.
+	ErrInvalid = errors.New("oauthstore: invalid")
+	// ErrInvalidSecret: the client exists but the secret does not match, or
+	// the client is public and has no secret to match.
+	ErrInvalidSecret = errors.New("oauthstore: invalid client secret")
+)
+
+// ClientStore persists OAuth 2.0 clients.
+type ClientStore interface {
+	// CreateClient stores c. Its ClientSecret is kept only as a salted slow
+	// hash; an empty ClientSecret makes a public client. A missing
+	// ClientID, an unknown grant or response type, or an empty redirect URI
+	// is [ErrInvalid]; a taken ClientID is [ErrAlreadyExists]. On error
+	// nothing is written. c is not modified.
+	CreateClient(ctx context.Context, c *models.Client) error
+
+	// GetClient returns the client with that ID, or [ErrNotFound]. The
+	// returned client never carries the secret: ClientSecret is empty and
+	// SecretHash is set for a confidential client, so [models.Client.IsPublic]
+	// tells public clients apart.
+	GetClient(ctx context.Context, clientID string) (*models.Client, error)
+
+	// AuthenticateClient returns the client if clientSecret matches its
+	// stored hash. An unknown client is [ErrNotFound]; a wrong secret, an
+	// empty one, or a public client is [ErrInvalidSecret]. The returned
+	// client is as from GetClient.
+	AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error)
+
+	// DeleteClient deletes the client and makes every authorization code
+	// and token issued to that client ID unusable (they are deleted, so
+	// later lookups return [ErrNotFound]). Codes and tokens are removed even
+	// if the client itself is not stored here; [ErrNotFound] then reports
+	// that no client was.
+	DeleteClient(ctx context.Context, clientID string) error
+}
+
+// AuthorizationCodeStore persists authorization codes.
+//
+// Codes are looked up by the code alone. Every returned record carries its
+// ClientID: the server must compare it with the authenticated client before
+// issuing tokens (RFC 6749 4.1.3). Codes do not require their client to be
+// stored in the same store.
+type AuthorizationCodeStore interface {
+	// CreateAuthorizationCode stores c, keeping only a digest of c.Code. A
+	// missing Code or ClientID, a zero AuthTime, a lifetime under one
+	// millisecond or an unknown PKCE method is [ErrInvalid]; a code that is
+	// already stored is [ErrAlreadyExists]. On error nothing is written.
+	CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error
+
+	// GetAuthorizationCode returns the code without consuming it.
+	// An unknown or purged code is [ErrNotFound]; a consumed one
+	// [ErrAlreadyUsed], whether or not it has expired since; an expired one
+	// [ErrExpired].
+	GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error)
+
+	// ConsumeAuthorizationCode marks the code used and returns it. It is
+	// atomic: of any number of concurrent callers exactly one succeeds, and
+	// every later call returns [ErrAlreadyUsed] until the code expires and
+	// is purged. A used code is kept, marked, so that a replay
+	// ([ErrAlreadyUsed]) can be told from a typo ([ErrNotFound]). An
+	// expired code is [ErrExpired] and is not consumed.
+	ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error)
+
+	// DeleteAuthorizationCode deletes the code, used or not; an unknown code
+	// is [ErrNotFound].
+	DeleteAuthorizationCode(ctx context.Context, code string) error
+}
+
+// TokenStore persists access tokens and their optional refresh tokens.
+//
+// Tokens are looked up by the access or the refresh token alone. Every
+// returned record carries its ClientID: the server must compare it with the
+// authenticated client on refresh and revocation (RFC 6749 6, RFC 7009 2.1).
+// Only digests of the two credentials are stored, so a token read back by
+// one credential carries that credential and an empty other one: it cannot
+// be recovered from storage.
+type TokenStore interface {
+	// CreateToken stores t. A missing AccessToken or ClientID, a zero
+	// IssuedAt, an access lifetime under one millisecond, a refresh token
+	// without a refresh lifetime (or the reverse), or a refresh token equal
+	// to the access token is [ErrInvalid]. An access token or refresh token
+	// that is already stored is [ErrAlreadyExists]. On error nothing is
+	// written. An empty TokenType is stored as [models.DefaultTokenType].
+	CreateToken(ctx context.Context, t *models.Token) error
+
+	// GetTokenByAccess returns the token whose access token this is,
+	// judging the access lifetime: unknown or purged is [ErrNotFound],
+	// revoked is [ErrRevoked], expired is [ErrExpired].
+	GetTokenByAccess(ctx context.Context, accessToken string) (*models.Token, error)
+
+	// GetTokenByRefresh returns the token whose refresh token this is,
+	// judging the refresh lifetime: unknown or purged is [ErrNotFound],
+	// revoked is [ErrRevoked], expired is [ErrExpired].
+	GetTokenByRefresh(ctx context.Context, refreshToken string) (*models.Token, error)
+
+	// RevokeToken revokes the pair that token belongs to, given either its
+	// access or its refresh token: both stop working. Revoking a revoked
+	// or expired token again is not an error; an unknown token is
+	// [ErrNotFound].
+	RevokeToken(ctx context.Context, token string) error
+}
+
+// Storage is the whole contract a backend implements. Every method takes ctx
+// first and returns an error wrapping ctx.Err() once ctx is done, writing
+// nothing. Every expiry decision uses the store's injected clock, never the
+// database's own notion of now. Times round-trip to the millisecond, in UTC.
+type Storage interface {
+	ClientStore
+	AuthorizationCodeStore
+	TokenStore
+
+	// PurgeExpired deletes every authorization code past its expiry (used
+	// or not) and every token whose access and refresh lifetimes have both
+	// ended, and returns how many records it deleted. Clients are never
+	// purged. Revoked tokens are kept until they expire, so that a replayed
+	// one is still told apart as [ErrRevoked].
+	PurgeExpired(ctx context.Context) (int64, error)
+}
