@@ -22,5 +22,7 @@ type NewStore func(t *testing.T, clock func() time.Time) storage.Storage
 type RawDumper interface {
 	// DumpRaw returns everything the store has persisted, in any encoding
 	// that keeps strings readable (raw file bytes, rows as text, BSON).
+	// The suite first checks that the client IDs it stored appear in the
+	// dump, so a dump that leaves records out fails rather than passes.
 	DumpRaw(ctx context.Context) ([]byte, error)
 }

@@ -1,0 +1,105 @@
+// Package conformance is the test suite every [storage.Storage] backend
+// must pass. It is exported so that third-party backends are held to the
+// same contract as the ones in this module: [Run] it from a test.
+//
+// # What the suite checks
+//
+// [Run] checks every rule of the [storage.Storage] doc comments, in
+// subtests named by area and case:
+//
+//   - Client: every field round-trips (grant and response types, redirect
+//     URIs in order, scope, user ID, non-ASCII text); the secret is never
+//     returned, SecretHash is set and salted, public clients stay public
+//     and cannot authenticate; wrong, empty, truncated or over-long
+//     secrets are [storage.ErrInvalidSecret]; duplicates are
+//     [storage.ErrAlreadyExists] and malformed clients [storage.ErrInvalid],
+//     with nothing written; client IDs match exactly (case, spaces);
+//     DeleteClient deletes the client's codes and tokens, even when the
+//     client itself is not stored.
+//   - Code: round trip of every field with AuthTime and ExpiresIn
+//     truncated to the millisecond in UTC; duplicates and each malformed
+//     field; consume exactly once, then [storage.ErrAlreadyUsed] from
+//     Consume and Get, even after expiry; expired codes are
+//     [storage.ErrExpired], not consumed, and [storage.ErrNotFound] once
+//     purged; valid at the exact instant of expiry and expired a
+//     millisecond later; delete; codes of clients stored elsewhere; and
+//     32 goroutines consuming one code at once, of which exactly one wins,
+//     repeated over several codes.
+//   - Token: round trip by access token (RefreshToken empty) and by
+//     refresh token (AccessToken empty); TokenType defaults to "Bearer";
+//     tokens without refresh token, which the empty string never finds;
+//     duplicate access or refresh token with nothing of the rejected token
+//     written; each malformed field; access and refresh lifetimes judged
+//     separately at and after their boundaries; an access token is not a
+//     refresh token; revocation by either credential revokes the pair and
+//     nothing else, is idempotent, works on expired tokens and is reported
+//     before expiry.
+//   - Isolation: records of several clients written interleaved each read
+//     back as their own; consuming or revoking one touches no other.
+//   - Purge: exact counts of codes past expiry (used or not) and of tokens
+//     whose access and refresh lifetimes both ended; live refresh tokens
+//     and revoked unexpired tokens are kept; clients are never purged; a
+//     second purge deletes nothing; purged records are
+//     [storage.ErrNotFound].
+//   - Context: each of the thirteen methods, given a cancelled context or
+//     one past its deadline, returns an error matching [context.Canceled]
+//     or [context.DeadlineExceeded] with [errors.Is] and writes nothing.
+//   - Secrets: no error contains a client secret, code or token (every
+//     error the suite receives is checked, and this group walks the error
+//     paths); and, if the store implements [RawDumper], no credential the
+//     suite generated appears in the persisted bytes, in plaintext, hex or
+//     base64.
+//
+// The suite owns the clock: it starts every subtest at a fixed,
+// millisecond-aligned instant in 2031 and moves it forward to test expiry.
+// It never sleeps. Values are random from a seed
+// that [Run] logs; set OAUTHSTORE_CONFORMANCE_SEED ([SeedEnv]) to repeat a
+// run.
+//
+// # Testing a new backend
+//
+// 1. Write a test named TestConformance (or TestConformanceXxx, one per
+// configuration) that calls [Run] with a [NewStore]:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
+//			s, err := mystore.Open(ctx, dsn, mystore.WithClock(clock),
+//				mystore.WithHasher(secret.Fast()), mystore.WithPrefix(uniqueName(t)))
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+//
+// The store must use clock for every expiry decision, never time.Now or the
+// database's NOW(). Use a cheap hasher such as secret.Fast() so that the
+// bcrypt-heavy client cases stay fast.
+//
+// 2. Optionally, let the suite read what the store persisted: return a
+// value that implements [RawDumper], usually a test-only wrapper that embeds
+// the store and dumps its tables, collections or files. DumpRaw must
+// return every persisted byte with strings readable: the suite checks that
+// the stored client IDs appear in the dump before it looks for leaked
+// credentials. Without it, the subtest Secrets/RawDump is skipped, saying
+// why.
+//
+// 3. Run it with the race detector:
+//
+//	go test -race -run 'TestConformance' ./mystore/
+//
+// Select a group or a single case with -run, for example
+// -run 'TestConformance/Token/' or -run 'TestConformance/Code/ConsumeConcurrent'.
+//
+// # Isolation
+//
+// [Run] calls newStore once per subtest and expects an empty store that
+// shares nothing with any other store newStore returned: no rows,
+// documents, caches or counters. Purge counts are exact, so a store that
+// sees another subtest's records fails. For a database, give each call its
+// own database, schema, table prefix or collection (derived from t.Name()
+// or a counter), and drop it in t.Cleanup. The subtests run one after
+// another, never in parallel; the only concurrency is the goroutines of
+// Code/ConsumeConcurrent, which call one store at once.
+package conformance

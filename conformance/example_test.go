@@ -1,0 +1,29 @@
+package conformance_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/oauthstore/oauthstore/conformance"
+	"github.com/oauthstore/oauthstore/memstore"
+	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
+)
+
+// A backend runs the suite from one of its own tests. Here the backend is
+// memstore; a database backend would open a fresh database, schema or table
+// prefix in NewStore and drop it in t.Cleanup.
+func ExampleRun() {
+	// In mystore/mystore_test.go:
+	TestConformance := func(t *testing.T) {
+		conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
+			// An empty store of its own for every subtest, reading the
+			// suite's clock, with a cheap hasher to keep the suite fast.
+			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()))
+		})
+	}
+
+	// Run needs the *testing.T of a real test, so this example only
+	// compiles; go test -race -run TestConformance ./mystore/ runs it.
+	_ = TestConformance
+}

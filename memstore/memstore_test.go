@@ -1,0 +1,48 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthstore/oauthstore/conformance"
+	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
+)
+
+// dumpable lets the conformance suite read everything the store holds.
+type dumpable struct{ *Store }
+
+// DumpRaw renders every client, code and token record, with its map keys,
+// as text.
+func (d dumpable) DumpRaw(ctx context.Context) ([]byte, error) {
+	var b strings.Builder
+	d.clientsMu.RLock()
+	for id, c := range d.clients {
+		fmt.Fprintf(&b, "client %q %+v\n", id, c.client)
+	}
+	d.clientsMu.RUnlock()
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.RLock()
+		for k, c := range sh.codes {
+			fmt.Fprintf(&b, "code %x %+v used=%t\n", k, c.code, c.used)
+		}
+		for k, t := range sh.access {
+			fmt.Fprintf(&b, "access %x %+v refresh=%x revoked=%t\n", k, t.tok, t.refresh, t.revoked.Load())
+		}
+		for k := range sh.refresh {
+			fmt.Fprintf(&b, "refresh %x\n", k)
+		}
+		sh.mu.RUnlock()
+	}
+	return []byte(b.String()), nil
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
+		return dumpable{New(WithClock(clock), WithHasher(secret.Fast()))}
+	})
+}
