@@ -27,21 +27,11 @@ var clientTests = []testCase{
 	{"DeleteNotStoredCascades", testClientDeleteNotStoredCascades},
 }
 
-// cloneClient deep-copies c, to check that a store does not modify its
-// argument.
-func cloneClient(c *models.Client) *models.Client {
-	out := *c
-	out.GrantTypes = append([]models.GrantType(nil), c.GrantTypes...)
-	out.ResponseTypes = append([]models.ResponseType(nil), c.ResponseTypes...)
-	out.RedirectURIs = append([]string(nil), c.RedirectURIs...)
-	return &out
-}
-
 // Every field round-trips; the secret is never returned, SecretHash is; the
 // argument is not modified.
 func testClientCreateGet(h *harness) {
 	c := h.newClient(true)
-	before := cloneClient(c)
+	before := c.Clone()
 	h.createClient(c)
 	var d differ
 	d.field("ClientID", c.ClientID, before.ClientID)
@@ -76,7 +66,7 @@ func testClientCreateMinimal(h *harness) {
 // CreateClient, or a returned client, changes nothing stored.
 func testClientNoAliasing(h *harness) {
 	c := h.newClient(true)
-	want := cloneClient(c)
+	want := c.Clone()
 	h.createClient(c)
 	c.GrantTypes[0] = "changed"
 	c.ResponseTypes[0] = "changed"

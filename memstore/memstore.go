@@ -115,14 +115,6 @@ func (s *Store) lockAll() func() {
 	}
 }
 
-func cloneClient(c *models.Client) *models.Client {
-	out := *c
-	out.GrantTypes = append([]models.GrantType(nil), c.GrantTypes...)
-	out.ResponseTypes = append([]models.ResponseType(nil), c.ResponseTypes...)
-	out.RedirectURIs = append([]string(nil), c.RedirectURIs...)
-	return &out
-}
-
 // CreateClient implements [storage.ClientStore].
 func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	const op = "memstore: create client"
@@ -166,7 +158,7 @@ func (s *Store) getClient(clientID string) (*models.Client, bool) {
 	if !ok {
 		return nil, false
 	}
-	return cloneClient(&rec.client), true
+	return rec.client.Clone(), true
 }
 
 // GetClient implements [storage.ClientStore].

@@ -102,6 +102,16 @@ type Client struct {
 	UserID string
 }
 
+// Clone returns a deep copy of c: its slices are copied too, so changing
+// one never changes the other.
+func (c *Client) Clone() *Client {
+	out := *c
+	out.GrantTypes = slices.Clone(c.GrantTypes)
+	out.ResponseTypes = slices.Clone(c.ResponseTypes)
+	out.RedirectURIs = slices.Clone(c.RedirectURIs)
+	return &out
+}
+
 // IsPublic reports whether the client has no secret: it can never be
 // authenticated with one.
 func (c *Client) IsPublic() bool {

@@ -132,3 +132,15 @@ func TestEnumsValid(t *testing.T) {
 		t.Error("unknown values reported valid")
 	}
 }
+
+func TestClientClone(t *testing.T) {
+	c := &Client{ClientID: "a", GrantTypes: []GrantType{GrantPassword}, ResponseTypes: []ResponseType{ResponseTypeCode}, RedirectURIs: []string{"https://a/cb"}}
+	d := c.Clone()
+	d.GrantTypes[0], d.ResponseTypes[0], d.RedirectURIs[0] = GrantRefreshToken, ResponseTypeNone, "https://b/cb"
+	if c.GrantTypes[0] != GrantPassword || c.ResponseTypes[0] != ResponseTypeCode || c.RedirectURIs[0] != "https://a/cb" {
+		t.Fatalf("changing the clone changed the original: %+v", c)
+	}
+	if d.ClientID != "a" {
+		t.Fatalf("clone lost ClientID")
+	}
+}

@@ -43,12 +43,9 @@ func NormalizeClient(c *models.Client) (models.Client, error) {
 			return models.Client{}, fmt.Errorf("create client %q: empty redirect URI: %w", c.ClientID, ErrInvalid)
 		}
 	}
-	out := *c
+	out := c.Clone()
 	out.SecretHash = ""
-	out.GrantTypes = append([]models.GrantType(nil), c.GrantTypes...)
-	out.ResponseTypes = append([]models.ResponseType(nil), c.ResponseTypes...)
-	out.RedirectURIs = append([]string(nil), c.RedirectURIs...)
-	return out, nil
+	return *out, nil
 }
 
 // NormalizeAuthorizationCode validates c for
