@@ -1,0 +1,583 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/oauthstore/oauthstore/examples/authserver/app"
+	"github.com/oauthstore/oauthstore/examples/authserver/backend"
+	"github.com/oauthstore/oauthstore/examples/authserver/walkthrough"
+	"github.com/oauthstore/oauthstore/gormstore"
+	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/memstore"
+	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/mongostore"
+	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
+	"gorm.io/gorm"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.CloseMongo()
+	os.Exit(code)
+}
+
+// A backend makes a fresh, empty store whose clock is clock.
+type backendMaker struct {
+	name string
+	open func(t *testing.T, clock func() time.Time) storage.Storage
+}
+
+func gormMaker(t *testing.T, db *gorm.DB, clock func() time.Time) storage.Storage {
+	t.Helper()
+	s, err := gormstore.New(context.Background(), db, gormstore.WithClock(clock), gormstore.WithHasher(secret.Fast()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var backends = []backendMaker{
+	{"memory", func(t *testing.T, clock func() time.Time) storage.Storage {
+		return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()))
+	}},
+	{"sqlite", func(t *testing.T, clock func() time.Time) storage.Storage {
+		return gormMaker(t, testenv.SQLite(t), clock)
+	}},
+	{"ferretdb", func(t *testing.T, clock func() time.Time) storage.Storage {
+		s, err := mongostore.New(context.Background(), testenv.FerretDB(t), mongostore.WithClock(clock), mongostore.WithHasher(secret.Fast()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+	{"postgres", func(t *testing.T, clock func() time.Time) storage.Storage {
+		return gormMaker(t, testenv.Postgres(t), clock)
+	}},
+	{"mysql", func(t *testing.T, clock func() time.Time) storage.Storage {
+		return gormMaker(t, testenv.MySQL(t), clock)
+	}},
+}
+
+// gatedStore holds back code lookups once armed with n, until n of them
+// have arrived, then lets them all go at once: concurrent exchanges then
+// reach the store together, whatever the HTTP and hashing timing.
+type gatedStore struct {
+	storage.Storage
+	mu      sync.Mutex
+	waiting int // arrivals still awaited; 0 when disarmed
+	release chan struct{}
+}
+
+func (g *gatedStore) arm(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.waiting, g.release = n, make(chan struct{})
+}
+
+func (g *gatedStore) gate() {
+	g.mu.Lock()
+	if g.waiting == 0 {
+		g.mu.Unlock()
+		return
+	}
+	g.waiting--
+	release := g.release
+	if g.waiting == 0 {
+		close(release)
+	}
+	g.mu.Unlock()
+	select {
+	case <-release:
+	case <-time.After(30 * time.Second): // a caller went missing; do not hang
+	}
+}
+
+func (g *gatedStore) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
+	g.gate()
+	return g.Storage.GetAuthorizationCode(ctx, code)
+}
+
+func (g *gatedStore) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
+	g.gate()
+	return g.Storage.ConsumeAuthorizationCode(ctx, code)
+}
+
+// harness is the demo server on one backend over httptest, and an
+// x/oauth2 client registered with it.
+type harness struct {
+	t     *testing.T
+	ctx   context.Context // carries hc for x/oauth2
+	store *gatedStore
+	clock *app.Clock
+	srv   *app.Server
+	base  string
+	hc    *http.Client // does not follow redirects
+	cfg   *oauth2.Config
+}
+
+const redirectURI = "http://127.0.0.1:9094/callback"
+
+func newHarness(t *testing.T, store storage.Storage, clock *app.Clock) *harness {
+	t.Helper()
+	gs := &gatedStore{Storage: store}
+	srv := app.New(app.Config{Store: gs})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	hc := &http.Client{
+		Timeout:       time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	h := &harness{
+		t: t, store: gs, clock: clock, srv: srv, base: ts.URL, hc: hc,
+		ctx: context.WithValue(context.Background(), oauth2.HTTPClient, hc),
+	}
+	h.cfg = h.client(app.ClientOptions{RedirectURIs: []string{redirectURI}})
+	return h
+}
+
+// client registers a client and returns its x/oauth2 configuration.
+func (h *harness) client(o app.ClientOptions) *oauth2.Config {
+	h.t.Helper()
+	id, sec, err := h.srv.CreateClient(context.Background(), o)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &oauth2.Config{
+		ClientID: id, ClientSecret: sec, RedirectURL: o.RedirectURIs[0], Scopes: []string{"read"},
+		Endpoint: oauth2.Endpoint{AuthURL: h.base + "/authorize", TokenURL: h.base + "/token", AuthStyle: oauth2.AuthStyleInHeader},
+	}
+}
+
+// authorize runs an authorization request with a fresh PKCE S256
+// verifier and returns the code and the verifier.
+func (h *harness) authorize(cfg *oauth2.Config, opts ...oauth2.AuthCodeOption) (code, verifier string) {
+	h.t.Helper()
+	verifier = oauth2.GenerateVerifier()
+	opts = append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}, opts...)
+	code, notice, err := walkthrough.Authorize(h.ctx, h.hc, cfg.AuthCodeURL("st4te", opts...), "st4te")
+	if err != nil {
+		h.t.Fatalf("authorize: %v", err)
+	}
+	if !strings.Contains(notice, "DEMO") || !strings.Contains(notice, app.DemoUserID) {
+		h.t.Fatalf("authorize: the demo notice is missing: %q", notice)
+	}
+	return code, verifier
+}
+
+func (h *harness) tokens(cfg *oauth2.Config) *oauth2.Token {
+	h.t.Helper()
+	code, verifier := h.authorize(cfg)
+	tok, err := cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		h.t.Fatalf("exchange: %v", err)
+	}
+	if tok.AccessToken == "" || tok.RefreshToken == "" {
+		h.t.Fatalf("exchange returned %+v", tok)
+	}
+	return tok
+}
+
+func (h *harness) introspect(token string) map[string]any {
+	h.t.Helper()
+	m, err := walkthrough.Introspect(h.ctx, h.hc, h.base, h.cfg.ClientID, h.cfg.ClientSecret, token)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return m
+}
+
+func (h *harness) userinfo(tok *oauth2.Token) int {
+	h.t.Helper()
+	resp, err := h.cfg.Client(h.ctx, tok).Get(h.base + "/userinfo")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (h *harness) refresh(cfg *oauth2.Config, refreshToken string) (*oauth2.Token, error) {
+	return cfg.TokenSource(h.ctx, &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
+}
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := walkthrough.ErrorCode(err); got != code {
+		t.Fatalf("%s: got error %v (code %q), want %s", what, err, got, code)
+	}
+}
+
+var cases = []struct {
+	name string
+	run  func(t *testing.T, h *harness)
+}{
+	{"Walkthrough", func(t *testing.T, h *harness) {
+		code, verifier := h.authorize(h.cfg)
+		tok, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		_, err = h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		wantCode(t, "replayed code", err, "invalid_grant")
+		if s := h.userinfo(tok); s != http.StatusOK {
+			t.Fatalf("userinfo: %d", s)
+		}
+		in := h.introspect(tok.AccessToken)
+		if in["active"] != true || in["sub"] != app.DemoUserID || in["client_id"] != h.cfg.ClientID || in["scope"] != "read" {
+			t.Fatalf("introspection of a live token: %v", in)
+		}
+		tok2, err := h.refresh(h.cfg, tok.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if tok2.AccessToken == tok.AccessToken || tok2.RefreshToken == tok.RefreshToken || tok2.RefreshToken == "" {
+			t.Fatal("refresh did not rotate")
+		}
+		_, err = h.refresh(h.cfg, tok.RefreshToken)
+		wantCode(t, "old refresh token after rotation", err, "invalid_grant")
+		if s := h.userinfo(tok); s != http.StatusUnauthorized {
+			t.Fatalf("userinfo with the old access token: %d", s)
+		}
+		if s := h.userinfo(tok2); s != http.StatusOK {
+			t.Fatalf("userinfo with the new access token: %d", s)
+		}
+		if s, err := walkthrough.Revoke(h.ctx, h.hc, h.base, h.cfg.ClientID, h.cfg.ClientSecret, tok2.AccessToken, ""); err != nil || s != http.StatusOK {
+			t.Fatalf("revoke: %d %v", s, err)
+		}
+		for _, v := range []string{tok2.AccessToken, tok2.RefreshToken, tok.AccessToken, "not-a-token"} {
+			if in := h.introspect(v); in["active"] != false || len(in) != 1 {
+				t.Fatalf("introspection after revocation: %v", in)
+			}
+		}
+		if s := h.userinfo(tok2); s != http.StatusUnauthorized {
+			t.Fatalf("userinfo with a revoked token: %d", s)
+		}
+		_, err = h.refresh(h.cfg, tok2.RefreshToken)
+		wantCode(t, "revoked refresh token", err, "invalid_grant")
+		if n, err := h.store.PurgeExpired(h.ctx); err != nil || n != 0 {
+			t.Fatalf("purge before anything expired: %d, %v", n, err)
+		}
+		h.clock.Advance(app.DefaultRefreshLifetime + time.Hour)
+		n, err := h.store.PurgeExpired(h.ctx)
+		if err != nil || n != 3 {
+			t.Fatalf("purge: %d, %v; want 3 (the code and two pairs)", n, err)
+		}
+	}},
+	{"WrongPKCEVerifier", func(t *testing.T, h *harness) {
+		code, verifier := h.authorize(h.cfg)
+		_, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
+		wantCode(t, "wrong verifier", err, "invalid_grant")
+		// The failed exchange spent the code.
+		_, err = h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		wantCode(t, "right verifier after a wrong one", err, "invalid_grant")
+
+		code, _ = h.authorize(h.cfg)
+		_, err = h.cfg.Exchange(h.ctx, code)
+		wantCode(t, "no verifier", err, "invalid_request")
+	}},
+	{"PlainPKCE", func(t *testing.T, h *harness) {
+		verifier := oauth2.GenerateVerifier()
+		code, _, err := walkthrough.Authorize(h.ctx, h.hc, h.cfg.AuthCodeURL("s",
+			oauth2.SetAuthURLParam("code_challenge", verifier), oauth2.SetAuthURLParam("code_challenge_method", "plain")), "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatalf("plain PKCE: %v", err)
+		}
+		_, _, err = walkthrough.Authorize(h.ctx, h.hc, h.cfg.AuthCodeURL("s"), "s")
+		var ae *walkthrough.AuthorizeError
+		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+			t.Fatalf("authorization request without PKCE: %v", err)
+		}
+	}},
+	{"CodeOfAnotherClient", func(t *testing.T, h *harness) {
+		other := h.client(app.ClientOptions{RedirectURIs: []string{redirectURI}})
+		code, verifier := h.authorize(h.cfg)
+		_, err := other.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		wantCode(t, "another client's code", err, "invalid_grant")
+		bad := *h.cfg
+		bad.ClientSecret = "wrong"
+		code, verifier = h.authorize(h.cfg)
+		_, err = bad.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		wantCode(t, "wrong client secret", err, "invalid_client")
+		if _, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatalf("the code after a failed client authentication: %v", err)
+		}
+	}},
+	{"UnregisteredRedirectURI", func(t *testing.T, h *harness) {
+		for _, u := range []string{redirectURI + "/evil", "http://127.0.0.1:9094/callback?x=1", "http://evil.example/callback"} {
+			bad := *h.cfg
+			bad.RedirectURL = u
+			_, _, err := walkthrough.Authorize(h.ctx, h.hc, bad.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), "s")
+			var ae *walkthrough.AuthorizeError
+			if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Code != "" {
+				t.Fatalf("redirect_uri %q: %v (want a 400 page, no redirect)", u, err)
+			}
+		}
+		// A code issued for one registered URI cannot be redeemed with another.
+		two := h.client(app.ClientOptions{RedirectURIs: []string{redirectURI, redirectURI + "2"}})
+		code, verifier := h.authorize(two)
+		two2 := *two
+		two2.RedirectURL = redirectURI + "2"
+		_, err := two2.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		wantCode(t, "exchange with another redirect URI", err, "invalid_grant")
+	}},
+	{"ExpiredCode", func(t *testing.T, h *harness) {
+		issued := time.Now()
+		code, verifier := h.authorize(h.cfg)
+		h.clock.Advance(app.DefaultCodeLifetime + time.Second)
+		_, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		wantCode(t, "expired code", err, "invalid_grant")
+		// go-oauth2 checks code expiry against the wall clock, by which the
+		// code is still valid: the refusal was the store's.
+		if time.Since(issued) >= app.DefaultCodeLifetime {
+			t.Fatal("the wall clock passed the code lifetime: the test proves nothing")
+		}
+		if _, err := h.store.GetAuthorizationCode(h.ctx, code); !errors.Is(err, storage.ErrExpired) {
+			t.Fatalf("the store's view of the code: %v, want ErrExpired", err)
+		}
+	}},
+	{"ExpiredAccessToken", func(t *testing.T, h *harness) {
+		issued := time.Now()
+		tok := h.tokens(h.cfg)
+		h.clock.Advance(app.DefaultAccessLifetime + time.Second)
+		if s := h.userinfo(tok); s != http.StatusUnauthorized {
+			t.Fatalf("userinfo with an expired access token: %d", s)
+		}
+		if time.Since(issued) >= app.DefaultAccessLifetime {
+			t.Fatal("the wall clock passed the access lifetime: the test proves nothing")
+		}
+		if in := h.introspect(tok.AccessToken); in["active"] != false {
+			t.Fatalf("introspection of an expired access token: %v", in)
+		}
+		if in := h.introspect(tok.RefreshToken); in["active"] != true {
+			t.Fatalf("introspection of its refresh token, still valid: %v", in)
+		}
+	}},
+	{"RevokedRefreshToken", func(t *testing.T, h *harness) {
+		tok := h.tokens(h.cfg)
+		// Another client cannot revoke it: 200 (RFC 7009) but nothing happens.
+		other := h.client(app.ClientOptions{RedirectURIs: []string{redirectURI}})
+		if s, err := walkthrough.Revoke(h.ctx, h.hc, h.base, other.ClientID, other.ClientSecret, tok.RefreshToken, "refresh_token"); err != nil || s != http.StatusOK {
+			t.Fatalf("revoke by another client: %d %v", s, err)
+		}
+		if in := h.introspect(tok.AccessToken); in["active"] != true {
+			t.Fatalf("after another client's revoke: %v", in)
+		}
+		// Nor refresh it.
+		_, err := h.refresh(other, tok.RefreshToken)
+		wantCode(t, "refresh by another client", err, "invalid_grant")
+		// A wrong secret is refused outright.
+		if s, _ := walkthrough.Revoke(h.ctx, h.hc, h.base, h.cfg.ClientID, "wrong", tok.RefreshToken, ""); s != http.StatusUnauthorized {
+			t.Fatalf("revoke with a wrong secret: %d", s)
+		}
+		if s, err := walkthrough.Revoke(h.ctx, h.hc, h.base, h.cfg.ClientID, h.cfg.ClientSecret, tok.RefreshToken, "refresh_token"); err != nil || s != http.StatusOK {
+			t.Fatalf("revoke: %d %v", s, err)
+		}
+		_, err = h.refresh(h.cfg, tok.RefreshToken)
+		wantCode(t, "revoked refresh token", err, "invalid_grant")
+		if s := h.userinfo(tok); s != http.StatusUnauthorized {
+			t.Fatalf("userinfo with the access token of a revoked pair: %d", s)
+		}
+		// Revoking again is fine.
+		if s, _ := walkthrough.Revoke(h.ctx, h.hc, h.base, h.cfg.ClientID, h.cfg.ClientSecret, tok.RefreshToken, ""); s != http.StatusOK {
+			t.Fatalf("revoke again: %d", s)
+		}
+	}},
+	{"RefreshScope", func(t *testing.T, h *harness) {
+		tok := h.tokens(h.cfg) // scope "read"
+		post := func(scope string) int {
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "scope": {scope}}
+			req, err := http.NewRequest(http.MethodPost, h.base+"/token", strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(h.cfg.ClientID, h.cfg.ClientSecret)
+			resp, err := h.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if s := post("read write"); s != http.StatusBadRequest {
+			t.Fatalf("refresh widening the scope: %d, want 400 invalid_scope", s)
+		}
+		if s := post("read"); s != http.StatusOK {
+			t.Fatalf("refresh with the granted scope: %d", s)
+		}
+	}},
+	{"ConcurrentExchanges", func(t *testing.T, h *harness) {
+		code, verifier := h.authorize(h.cfg)
+		const n = 32
+		h.store.arm(n)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var wins []*oauth2.Token
+		refused := 0
+		start := make(chan struct{})
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				tok, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins = append(wins, tok)
+				case walkthrough.ErrorCode(err) == "invalid_grant":
+					refused++
+				default:
+					t.Errorf("exchange: %v", err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if len(wins) != 1 || refused != n-1 {
+			t.Fatalf("%d exchanges: %d tokens, %d refused; want 1 and %d", n, len(wins), refused, n-1)
+		}
+		if s := h.userinfo(wins[0]); s != http.StatusOK {
+			t.Fatalf("the winner's token: %d", s)
+		}
+	}},
+	{"OtherGrants", func(t *testing.T, h *harness) {
+		tok, err := clientCredentials(h.ctx, h.cfg)
+		if err != nil {
+			t.Fatalf("client_credentials: %v", err)
+		}
+		if tok.RefreshToken != "" {
+			t.Fatal("client_credentials issued a refresh token")
+		}
+		if in := h.introspect(tok.AccessToken); in["active"] != true || in["client_id"] != h.cfg.ClientID {
+			t.Fatalf("client_credentials token: %v", in)
+		}
+		ptok, err := h.cfg.PasswordCredentialsToken(h.ctx, app.DemoUsername, app.DemoPassword)
+		if err != nil {
+			t.Fatalf("password grant: %v", err)
+		}
+		if in := h.introspect(ptok.AccessToken); in["active"] != true || in["sub"] != app.DemoUserID {
+			t.Fatalf("password token: %v", in)
+		}
+		_, err = h.cfg.PasswordCredentialsToken(h.ctx, app.DemoUsername, "wrong")
+		wantCode(t, "wrong password", err, "invalid_grant")
+		pub := h.client(app.ClientOptions{RedirectURIs: []string{redirectURI}, Public: true})
+		_, err = clientCredentials(h.ctx, pub)
+		if err == nil {
+			t.Fatal("client_credentials for a public client")
+		}
+		// client_secret_post works as well as HTTP Basic.
+		post := *h.cfg
+		post.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		code, verifier := h.authorize(&post)
+		if _, err := post.Exchange(h.ctx, code, oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatalf("exchange with client_secret_post: %v", err)
+		}
+		// A public client completes the code flow with PKCE alone.
+		code, verifier = h.authorize(pub)
+		if _, err := pub.Exchange(h.ctx, code, oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatalf("public client exchange: %v", err)
+		}
+	}},
+}
+
+func clientCredentials(ctx context.Context, cfg *oauth2.Config) (*oauth2.Token, error) {
+	cc := &clientcredentials.Config{
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: cfg.Endpoint.TokenURL,
+		Scopes: []string{"read"}, AuthStyle: oauth2.AuthStyleInHeader,
+	}
+	return cc.Token(ctx)
+}
+
+func TestEndToEnd(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					clock := &app.Clock{}
+					h := newHarness(t, b.open(t, clock.Now), clock)
+					c.run(t, h)
+				})
+			}
+		})
+	}
+}
+
+// A server on a SQLite file issues tokens and stops; a new server on the
+// same file accepts the refresh token and rejects the revoked one.
+func TestPersistenceAcrossRestart(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "authserver.db")
+	ctx := context.Background()
+
+	store1, close1, err := backend.Open(ctx, dsn, backend.Options{Hasher: secret.Fast()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1 := newHarness(t, store1, &app.Clock{})
+	kept := h1.tokens(h1.cfg)
+	revoked := h1.tokens(h1.cfg)
+	if s, err := walkthrough.Revoke(h1.ctx, h1.hc, h1.base, h1.cfg.ClientID, h1.cfg.ClientSecret, revoked.RefreshToken, "refresh_token"); err != nil || s != http.StatusOK {
+		t.Fatalf("revoke: %d %v", s, err)
+	}
+	if err := close1(); err != nil {
+		t.Fatal(err)
+	}
+
+	store2, close2, err := backend.Open(ctx, dsn, backend.Options{Hasher: secret.Fast()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = close2() })
+	srv2 := httptest.NewServer(app.New(app.Config{Store: store2}))
+	t.Cleanup(srv2.Close)
+	cfg := *h1.cfg // the client registered with the first server
+	cfg.Endpoint.TokenURL = srv2.URL + "/token"
+	ctx2 := context.WithValue(ctx, oauth2.HTTPClient, h1.hc)
+
+	tok, err := cfg.TokenSource(ctx2, &oauth2.Token{RefreshToken: kept.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh on the restarted server: %v", err)
+	}
+	if tok.AccessToken == "" || tok.AccessToken == kept.AccessToken {
+		t.Fatalf("refresh returned %+v", tok)
+	}
+	_, err = cfg.TokenSource(ctx2, &oauth2.Token{RefreshToken: revoked.RefreshToken}).Token()
+	wantCode(t, "revoked refresh token on the restarted server", err, "invalid_grant")
+	in, err := walkthrough.Introspect(ctx2, h1.hc, srv2.URL, cfg.ClientID, cfg.ClientSecret, tok.AccessToken)
+	if err != nil || in["active"] != true {
+		t.Fatalf("introspection on the restarted server: %v %v", in, err)
+	}
+}
+
+func TestAuthorizeUnknownClient(t *testing.T) {
+	clock := &app.Clock{}
+	h := newHarness(t, backends[0].open(t, clock.Now), clock)
+	resp, err := h.hc.Get(h.base + "/authorize?" + url.Values{
+		"response_type": {"code"}, "client_id": {"nobody"}, "redirect_uri": {redirectURI},
+	}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+		t.Fatalf("unknown client: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

@@ -1,0 +1,389 @@
+// Package walkthrough drives the demo authorization server through the
+// whole life of a grant with golang.org/x/oauth2 and prints every step:
+// what `go run ./examples/authserver -walkthrough` shows.
+package walkthrough
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/oauthstore/oauthstore/examples/authserver/app"
+	"github.com/oauthstore/oauthstore/examples/authserver/backend"
+	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
+)
+
+// RedirectURI is the redirect URI the walkthrough registers. Nothing needs
+// to listen there: the walkthrough reads the code from the redirect.
+const RedirectURI = "http://127.0.0.1:9094/callback"
+
+// Options configures [Run].
+type Options struct {
+	// Out receives the steps; nil means os.Stdout.
+	Out io.Writer
+	// DSN names the backend (see package backend); empty means a SQLite
+	// file in a new temporary directory, removed at the end.
+	DSN string
+	// Hasher hashes the client secret; nil means [secret.Default].
+	Hasher secret.Hasher
+}
+
+// Run starts the server on 127.0.0.1 at a free port and walks a grant
+// through its life, printing each step. It returns an error as soon as a
+// step does not behave as it should.
+func Run(ctx context.Context, o Options) (err error) {
+	out := o.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	dsn := o.DSN
+	if dsn == "" {
+		dir, err := os.MkdirTemp("", "authserver-walkthrough-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		dsn = "sqlite:" + filepath.Join(dir, "authserver.db")
+	}
+	clock := &app.Clock{}
+	store, closeStore, err := backend.Open(ctx, dsn, backend.Options{Clock: clock.Now, Hasher: o.Hasher})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := closeStore(); err == nil {
+			err = cerr
+		}
+	}()
+	srv := app.New(app.Config{Store: store})
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+
+	w := &walk{out: out, base: base, store: store, clock: clock}
+	fmt.Fprintf(out, "oauthstore walkthrough: a go-oauth2 authorization server on oauthstore, driven by golang.org/x/oauth2\n")
+	fmt.Fprintf(out, "backend %s, server %s\n", describe(dsn), base)
+	return w.run(ctx, srv)
+}
+
+// describe names the backend of dsn without any password.
+func describe(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return dsn
+}
+
+type walk struct {
+	out   io.Writer
+	base  string
+	store storage.Storage
+	clock *app.Clock
+	n     int
+}
+
+func (w *walk) step(title string) {
+	w.n++
+	fmt.Fprintf(w.out, "\n[%d] %s\n", w.n, title)
+}
+
+func (w *walk) detail(format string, args ...any) {
+	fmt.Fprintf(w.out, "    "+format+"\n", args...)
+}
+
+// Abbrev shows a credential as its first four characters and its length,
+// as in "eyJh…(43 chars)".
+func Abbrev(s string) string {
+	if len(s) <= 4 {
+		return fmt.Sprintf("…(%d chars)", len(s))
+	}
+	return fmt.Sprintf("%s…(%d chars)", s[:4], len(s))
+}
+
+// ErrorCode returns the OAuth error code of an error from x/oauth2, or "".
+func ErrorCode(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.ErrorCode
+	}
+	return ""
+}
+
+func (w *walk) run(ctx context.Context, srv *app.Server) error {
+	// 1. Register a client.
+	id, secretValue, err := srv.CreateClient(ctx, app.ClientOptions{RedirectURIs: []string{RedirectURI}})
+	if err != nil {
+		return fmt.Errorf("registering the client: %w", err)
+	}
+	w.step("Client registered")
+	w.detail("client_id     %s", id)
+	w.detail("client_secret %s (the store keeps only a bcrypt hash of it)", Abbrev(secretValue))
+	w.detail("redirect_uri  %s (matched exactly)", RedirectURI)
+
+	cfg := &oauth2.Config{
+		ClientID:     id,
+		ClientSecret: secretValue,
+		RedirectURL:  RedirectURI,
+		Scopes:       []string{"profile", "read"},
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   w.base + "/authorize",
+			TokenURL:  w.base + "/token",
+			AuthStyle: oauth2.AuthStyleInHeader,
+		},
+	}
+	hc := &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
+
+	// 2. Authorization request with PKCE S256.
+	verifier := oauth2.GenerateVerifier()
+	state := oauth2.GenerateVerifier()[:16]
+	code, notice, err := Authorize(ctx, hc, cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), state)
+	if err != nil {
+		return err
+	}
+	w.step("Authorization code issued")
+	w.detail("GET /authorize?response_type=code&client_id=%s&code_challenge=%s&code_challenge_method=S256&state=…", id, Abbrev(oauth2.S256ChallengeFromVerifier(verifier)))
+	w.detail("server says: %s", notice)
+	w.detail("302 to %s?code=%s&state=(matches)", RedirectURI, Abbrev(code))
+
+	// 3. Exchange with the verifier.
+	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return fmt.Errorf("exchanging the code: %w", err)
+	}
+	w.step("Code exchanged with PKCE S256 (code_verifier sent, client authenticated with HTTP Basic)")
+	w.detail("access_token  %s, expires in %s", Abbrev(tok.AccessToken), time.Until(tok.Expiry).Round(time.Minute))
+	w.detail("refresh_token %s, scope %q", Abbrev(tok.RefreshToken), tok.Extra("scope"))
+
+	// 4. Replay.
+	_, err = cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err == nil {
+		return errors.New("the replayed code was accepted")
+	}
+	if ErrorCode(err) != "invalid_grant" {
+		return fmt.Errorf("the replayed code: want invalid_grant, got %w", err)
+	}
+	w.step("Same code replayed: refused")
+	w.detail("token endpoint answered %s: the store consumed the code atomically at the first exchange", ErrorCode(err))
+
+	// 5. Use the token.
+	info, status, err := getJSON(cfg.Client(ctx, tok), w.base+"/userinfo")
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("GET /userinfo with the access token: status %d, %v", status, err)
+	}
+	w.step("Access token used")
+	w.detail("GET /userinfo (Authorization: Bearer %s) → 200 sub=%v client_id=%v scope=%q", Abbrev(tok.AccessToken), info["sub"], info["client_id"], info["scope"])
+	intro, err := Introspect(ctx, hc, w.base, id, secretValue, tok.AccessToken)
+	if err != nil {
+		return err
+	}
+	if intro["active"] != true {
+		return fmt.Errorf("introspection of the fresh access token: %v", intro)
+	}
+	w.detail("POST /introspect → active=%v sub=%v exp in %s", intro["active"], intro["sub"], expIn(intro))
+
+	// 6. Refresh through a TokenSource (the token is made to look
+	// expired to x/oauth2, which then refreshes it).
+	old := *tok
+	stale := *tok
+	stale.Expiry = time.Now().Add(-time.Minute)
+	tok2, err := cfg.TokenSource(ctx, &stale).Token()
+	if err != nil {
+		return fmt.Errorf("refreshing: %w", err)
+	}
+	if tok2.AccessToken == old.AccessToken || tok2.RefreshToken == "" || tok2.RefreshToken == old.RefreshToken {
+		return errors.New("the refresh did not rotate both tokens")
+	}
+	w.step("Refreshed with oauth2.TokenSource (refresh token rotation)")
+	w.detail("new access_token  %s", Abbrev(tok2.AccessToken))
+	w.detail("new refresh_token %s", Abbrev(tok2.RefreshToken))
+	_, err = cfg.TokenSource(ctx, &stale).Token()
+	if ErrorCode(err) != "invalid_grant" {
+		return fmt.Errorf("the old refresh token after rotation: want invalid_grant, got %v", err)
+	}
+	w.detail("old refresh_token used again → %s (the adapter revoked the old pair)", ErrorCode(err))
+	if intro, err := Introspect(ctx, hc, w.base, id, secretValue, old.AccessToken); err != nil || intro["active"] != false {
+		return fmt.Errorf("introspection of the old access token: %v, %v", intro, err)
+	}
+	w.detail("old access_token introspected → active=false")
+
+	// 7. Revoke.
+	status, err = Revoke(ctx, hc, w.base, id, secretValue, tok2.RefreshToken, "refresh_token")
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("revoking: status %d, %v", status, err)
+	}
+	w.step("Revoked (RFC 7009)")
+	w.detail("POST /revoke token=%s token_type_hint=refresh_token → %d; its access token goes with it", Abbrev(tok2.RefreshToken), status)
+
+	// 8. Introspection says inactive.
+	w.step("Introspection after revocation (RFC 7662)")
+	for _, c := range []struct{ name, token string }{{"access_token ", tok2.AccessToken}, {"refresh_token", tok2.RefreshToken}} {
+		intro, err := Introspect(ctx, hc, w.base, id, secretValue, c.token)
+		if err != nil {
+			return err
+		}
+		if intro["active"] != false {
+			return fmt.Errorf("introspection of the revoked %s: %v", strings.TrimSpace(c.name), intro)
+		}
+		w.detail("%s %s → active=false", c.name, Abbrev(c.token))
+	}
+	_, status, err = getJSON(cfg.Client(ctx, tok2), w.base+"/userinfo")
+	if err != nil || status != http.StatusUnauthorized {
+		return fmt.Errorf("GET /userinfo with the revoked token: status %d, %v", status, err)
+	}
+	w.detail("GET /userinfo with the revoked access token → %d", status)
+	_, err = cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok2.RefreshToken}).Token()
+	if ErrorCode(err) != "invalid_grant" {
+		return fmt.Errorf("refresh with the revoked refresh token: want invalid_grant, got %v", err)
+	}
+	w.detail("refresh with the revoked refresh token → %s", ErrorCode(err))
+
+	// 9. Purge.
+	advance := app.DefaultRefreshLifetime + 24*time.Hour
+	w.clock.Advance(advance)
+	n, err := w.store.PurgeExpired(ctx)
+	if err != nil {
+		return fmt.Errorf("purging: %w", err)
+	}
+	w.step("Purged")
+	what := ""
+	if n == 3 {
+		what = " (the used code and the two revoked token pairs)"
+	}
+	w.detail("store clock advanced %s, past every lifetime; PurgeExpired deleted %d records%s", advance, n, what)
+	fmt.Fprintf(w.out, "\nDone: client registered, code issued, exchanged with PKCE, replay refused, token used, refreshed, revoked, inactive, purged.\n")
+	return nil
+}
+
+func expIn(intro map[string]any) string {
+	exp, ok := intro["exp"].(float64)
+	if !ok {
+		return "?"
+	}
+	return time.Until(time.Unix(int64(exp), 0)).Round(time.Minute).String()
+}
+
+// Authorize follows the authorization URL with hc (which must not follow
+// redirects) and returns the code from the redirect, after checking state,
+// and the server's demo notice.
+func Authorize(ctx context.Context, hc *http.Client, authURL, state string) (code, notice string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
+	if err != nil {
+		return "", "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", "", fmt.Errorf("GET /authorize: %w", err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return "", "", &AuthorizeError{Status: resp.StatusCode, Body: string(body)}
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		return "", "", fmt.Errorf("GET /authorize: bad Location: %w", err)
+	}
+	q := loc.Query()
+	if e := q.Get("error"); e != "" {
+		return "", "", &AuthorizeError{Status: resp.StatusCode, Code: e}
+	}
+	if q.Get("state") != state {
+		return "", "", errors.New("GET /authorize: state does not match")
+	}
+	if q.Get("code") == "" {
+		return "", "", errors.New("GET /authorize: no code in the redirect")
+	}
+	return q.Get("code"), resp.Header.Get("X-Demo-Notice"), nil
+}
+
+// AuthorizeError is an authorization request the server refused, with a
+// page (Code empty) or with an error redirect (Code set).
+type AuthorizeError struct {
+	Status int
+	Code   string
+	Body   string
+}
+
+func (e *AuthorizeError) Error() string {
+	if e.Code != "" {
+		return "authorization refused: " + e.Code
+	}
+	return fmt.Sprintf("authorization refused with status %d", e.Status)
+}
+
+func postForm(ctx context.Context, hc *http.Client, endpoint, id, secretValue string, form url.Values) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secretValue))
+	return hc.Do(req)
+}
+
+// Introspect posts token to base's /introspect as client id.
+func Introspect(ctx context.Context, hc *http.Client, base, id, secretValue, token string) (map[string]any, error) {
+	resp, err := postForm(ctx, hc, base+"/introspect", id, secretValue, url.Values{"token": {token}})
+	if err != nil {
+		return nil, fmt.Errorf("POST /introspect: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("POST /introspect: status %d", resp.StatusCode)
+	}
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return nil, fmt.Errorf("POST /introspect: %w", err)
+	}
+	return m, nil
+}
+
+// Revoke posts token to base's /revoke as client id and returns the status.
+func Revoke(ctx context.Context, hc *http.Client, base, id, secretValue, token, hint string) (int, error) {
+	form := url.Values{"token": {token}}
+	if hint != "" {
+		form.Set("token_type_hint", hint)
+	}
+	resp, err := postForm(ctx, hc, base+"/revoke", id, secretValue, form)
+	if err != nil {
+		return 0, fmt.Errorf("POST /revoke: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func getJSON(hc *http.Client, u string) (map[string]any, int, error) {
+	resp, err := hc.Get(u)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return nil, resp.StatusCode, err
+	}
+	return m, resp.StatusCode, nil
+}

@@ -1,0 +1,143 @@
+package gormstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
+)
+
+const codeColumns = "client_id, redirect_uri, response_type, scope, auth_time_ms, expires_at_ms, code_challenge, code_challenge_method, nonce, user_id, used"
+
+// CreateAuthorizationCode implements [storage.AuthorizationCodeStore] with
+// one INSERT; the unique index on code_digest rejects a stored code.
+func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
+	const op = "create authorization code"
+	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+		return err
+	}
+	n, err := storage.NormalizeAuthorizationCode(c)
+	if err != nil {
+		return err
+	}
+	if err := checkClientID(op, n.ClientID); err != nil {
+		return err
+	}
+	err = s.exec(ctx, "INSERT INTO "+s.t.codes+" (code_digest, "+codeColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE)",
+		secret.Digest(n.Code), n.ClientID, n.RedirectURI, n.ResponseType, n.Scope,
+		ms(n.AuthTime), ms(n.ExpiresAt()), n.CodeChallenge, string(n.CodeChallengeMethod), n.Nonce, n.UserID).Error
+	switch {
+	case err == nil:
+		return nil
+	case isDuplicate(s.db, err):
+		return fmt.Errorf("gormstore: %s for client %q: %w", op, n.ClientID, storage.ErrAlreadyExists)
+	default:
+		return dbError(op, err)
+	}
+}
+
+// readCode reads the code with that digest in one lookup of the unique
+// code_digest index; ok is false if there is none.
+func (s *Store) readCode(ctx context.Context, code string) (c *models.AuthorizationCode, used, ok bool, err error) {
+	row := s.with(ctx).Raw("SELECT "+codeColumns+" FROM "+s.t.codes+" WHERE code_digest = ?", secret.Digest(code)).Row()
+	var (
+		r             models.AuthorizationCode
+		method        string
+		authMS, expMS int64
+	)
+	err = row.Scan(&r.ClientID, &r.RedirectURI, &r.ResponseType, &r.Scope, &authMS, &expMS,
+		&r.CodeChallenge, &method, &r.Nonce, &r.UserID, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, false, nil
+	}
+	if err != nil {
+		return nil, false, false, err
+	}
+	r.Code = code
+	r.CodeChallengeMethod = models.CodeChallengeMethod(method)
+	r.AuthTime = fromMS(authMS)
+	r.ExpiresIn = time.Duration(expMS-authMS) * time.Millisecond
+	return &r, used, true, nil
+}
+
+// GetAuthorizationCode implements [storage.AuthorizationCodeStore].
+func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
+	const op = "get authorization code"
+	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	c, used, ok, err := s.readCode(ctx, code)
+	if err != nil {
+		return nil, dbError(op, err)
+	}
+	if !ok {
+		return nil, notFound(op)
+	}
+	if err := storage.CheckCode(c, used, now); err != nil {
+		return nil, fmt.Errorf("gormstore: %s: %w", op, err)
+	}
+	return c, nil
+}
+
+// ConsumeAuthorizationCode implements [storage.AuthorizationCodeStore].
+// One conditional UPDATE ... WHERE code_digest = ? AND used = FALSE AND
+// expires_at_ms >= now decides the winner by its affected-row count, on
+// every database and isolation level; the row is read afterwards, for the
+// winner to return it and for the others to tell used, expired and unknown
+// codes apart.
+func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
+	const op = "consume authorization code"
+	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	digest := secret.Digest(code)
+	// A loser normally learns why from the row. If the row it reads is
+	// live, it was created after the UPDATE ran: try again.
+	for range 3 {
+		res := s.exec(ctx, "UPDATE "+s.t.codes+" SET used = TRUE, used_at_ms = ? WHERE code_digest = ? AND used = FALSE AND expires_at_ms >= ?",
+			ms(storage.Truncate(now)), digest, ceilMS(now))
+		if res.Error != nil {
+			return nil, dbError(op, res.Error)
+		}
+		won := res.RowsAffected == 1
+		c, used, ok, err := s.readCode(ctx, code)
+		if err != nil {
+			return nil, dbError(op, err)
+		}
+		if !ok {
+			// Deleted (by DeleteAuthorizationCode, DeleteClient or a purge)
+			// since, or never stored.
+			return nil, notFound(op)
+		}
+		if won {
+			return c, nil
+		}
+		if err := storage.CheckCode(c, used, now); err != nil {
+			return nil, fmt.Errorf("gormstore: %s: %w", op, err)
+		}
+	}
+	return nil, dbError(op, errors.New("code kept changing while being consumed"))
+}
+
+// DeleteAuthorizationCode implements [storage.AuthorizationCodeStore].
+func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error {
+	const op = "delete authorization code"
+	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+		return err
+	}
+	res := s.exec(ctx, "DELETE FROM "+s.t.codes+" WHERE code_digest = ?", secret.Digest(code))
+	if res.Error != nil {
+		return dbError(op, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return notFound(op)
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package gormstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/oauthstore/oauthstore/conformance"
+	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
+)
+
+// sqliteDumpStore is a store on its own SQLite file whose raw bytes, main
+// file and write-ahead log, are the dump.
+type sqliteDumpStore struct {
+	*Store
+	path string
+}
+
+func (s sqliteDumpStore) DumpRaw(context.Context) ([]byte, error) { return readSQLiteFiles(s.path) }
+
+// readSQLiteFiles returns the bytes of the database file and its WAL.
+func readSQLiteFiles(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	wal, err := os.ReadFile(path + "-wal")
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	return append(b, wal...), nil
+}
+
+// tableDumpStore is a store under its own table prefix whose tables, read
+// back as text, are the dump.
+type tableDumpStore struct {
+	*Store
+}
+
+func (s tableDumpStore) DumpRaw(ctx context.Context) ([]byte, error) {
+	return dumpTables(ctx, s.db, s.tableNames()...)
+}
+
+var (
+	_ conformance.RawDumper = sqliteDumpStore{}
+	_ conformance.RawDumper = tableDumpStore{}
+)
+
+func TestConformanceSQLite(t *testing.T) {
+	conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
+		path := filepath.Join(t.TempDir(), "oauthstore.db")
+		db := testenv.OpenGorm(t, testenv.DialectSQLite, testenv.SQLiteDSNFor(path))
+		s, err := New(t.Context(), db, WithClock(clock), WithHasher(secret.Fast()))
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		return sqliteDumpStore{s, path}
+	})
+}
+
+func TestConformancePostgres(t *testing.T) {
+	conformanceOnShared(t, testenv.Postgres(t))
+}
+
+func TestConformanceMySQL(t *testing.T) {
+	conformanceOnShared(t, testenv.MySQL(t))
+}
+
+// conformanceOnShared runs the suite on one database, giving each store a
+// random table prefix of its own and dropping its tables afterwards.
+func conformanceOnShared(t *testing.T, db *gorm.DB) {
+	conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
+		s, err := New(t.Context(), db, WithClock(clock), WithHasher(secret.Fast()), WithTablePrefix(randomPrefix()))
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		t.Cleanup(func() { dropTables(t, db, s) })
+		return tableDumpStore{s}
+	})
+}
+
+func randomPrefix() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return "t" + hex.EncodeToString(b) + "_"
+}
+
+func dropTables(t testing.TB, db *gorm.DB, s *Store) {
+	for _, table := range s.tableNames() {
+		if err := db.Exec("DROP TABLE IF EXISTS " + table).Error; err != nil {
+			t.Errorf("dropping %s: %v", table, err)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package gormstore
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/oauthstore/oauthstore/models"
+)
+
+// storeStatements returns the statements of lg that read, change or delete
+// the store's clients, codes and tokens (not schema queries or inserts).
+func storeStatements(s *Store, stmts []loggedStmt) []loggedStmt {
+	var out []loggedStmt
+	for _, st := range stmts {
+		q := strings.TrimSpace(st.sql)
+		if strings.HasPrefix(q, "INSERT") || !strings.Contains(q, s.t.clients) && !strings.Contains(q, s.t.codes) && !strings.Contains(q, s.t.tokens) {
+			continue
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// TestExplain runs the store's operations, records every statement it sends
+// that reads, updates or deletes rows, and asks the database for each
+// plan: none may scan a table, and the lookups by code, access token and
+// refresh token must use their unique digest indexes.
+func TestExplain(t *testing.T) {
+	for _, b := range backends[:2] { // SQLite and PostgreSQL
+		t.Run(string(b.name), func(t *testing.T) {
+			db := b.open(t)
+			rec := recordSQL(t, db)
+			clock := newTestClock()
+			s := newStore(t, db, clock)
+			rec.take()
+			exercise(t, s, clock)
+			stmts := storeStatements(s, rec.take())
+			if len(stmts) < 20 {
+				t.Fatalf("recorded only %d statements", len(stmts))
+			}
+			wantIndex := map[string]string{
+				"WHERE code_digest =":    s.t.codes + "_code_digest_key",
+				"WHERE access_digest =":  s.t.tokens + "_access_digest_key",
+				"WHERE refresh_digest =": s.t.tokens + "_refresh_digest_key",
+			}
+			seen := map[string]bool{}
+			for _, st := range stmts {
+				plan := explain(t, b.name, db, st)
+				if bad := scansTable(b.name, plan, s); bad != "" {
+					t.Errorf("statement scans a table (%s):\n%s\nplan:\n%s", bad, st.sql, plan)
+				}
+				for cond, index := range wantIndex {
+					if strings.HasPrefix(st.sql, "SELECT") && strings.Contains(st.sql, cond) {
+						seen[cond] = true
+						if !strings.Contains(plan, index) {
+							t.Errorf("lookup does not use %s:\n%s\nplan:\n%s", index, st.sql, plan)
+						}
+					}
+				}
+			}
+			if len(seen) != len(wantIndex) {
+				t.Errorf("lookups seen: %v, want all of %v", seen, wantIndex)
+			}
+		})
+	}
+}
+
+// explain returns the database's plan for st, one line per plan row. On
+// PostgreSQL sequential scans are disabled first: the planner prefers them
+// on tiny tables, and with them off a Seq Scan remains only where no index
+// can serve.
+func explain(t *testing.T, d dialect, db *gorm.DB, st loggedStmt) string {
+	t.Helper()
+	var lines []string
+	switch d {
+	case sqliteDialect:
+		rows, err := db.Raw("EXPLAIN QUERY PLAN "+st.sql, st.vars...).Rows()
+		if err != nil {
+			t.Fatalf("explain %s: %v", st.sql, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, detail)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	case postgresDialect:
+		sqlDB, err := db.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := sqlDB.BeginTx(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.Exec("SET LOCAL enable_seqscan = off"); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := tx.Query("EXPLAIN "+st.sql, st.vars...)
+		if err != nil {
+			t.Fatalf("explain %s: %v", st.sql, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, line)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// scansTable returns the plan line that reads a whole store table, or "".
+func scansTable(d dialect, plan string, s *Store) string {
+	for line := range strings.SplitSeq(plan, "\n") {
+		switch d {
+		case sqliteDialect:
+			// SQLite says "SCAN t" for a full scan, "SCAN t USING
+			// COVERING INDEX i" for a whole-index scan; lookups are
+			// "SEARCH t USING ... INDEX".
+			for _, table := range []string{s.t.clients, s.t.codes, s.t.tokens} {
+				if regexp.MustCompile(`\bSCAN ` + table + `\b`).MatchString(line) {
+					return line
+				}
+			}
+		case postgresDialect:
+			if strings.Contains(line, "Seq Scan") {
+				return line
+			}
+		}
+	}
+	return ""
+}
+
+// TestLookupsAreOneQuery counts the statements each lookup sends: one.
+func TestLookupsAreOneQuery(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		db := b.open(t)
+		rec := recordSQL(t, db)
+		clock := newTestClock()
+		s := newStore(t, db, clock)
+		if err := s.CreateClient(ctx, &models.Client{ClientID: "c1", ClientSecret: "pw"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateAuthorizationCode(ctx, &models.AuthorizationCode{Code: "code", ClientID: "c1", AuthTime: epoch, ExpiresIn: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateToken(ctx, token("acc", "ref")); err != nil {
+			t.Fatal(err)
+		}
+		for name, op := range map[string]func() error{
+			"GetClient":            func() error { _, err := s.GetClient(ctx, "c1"); return err },
+			"AuthenticateClient":   func() error { _, err := s.AuthenticateClient(ctx, "c1", "pw"); return err },
+			"GetAuthorizationCode": func() error { _, err := s.GetAuthorizationCode(ctx, "code"); return err },
+			"GetTokenByAccess":     func() error { _, err := s.GetTokenByAccess(ctx, "acc"); return err },
+			"GetTokenByRefresh":    func() error { _, err := s.GetTokenByRefresh(ctx, "ref"); return err },
+		} {
+			rec.take()
+			if err := op(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got := rec.take(); len(got) != 1 {
+				t.Errorf("%s sent %d statements, want 1: %v", name, len(got), got)
+			}
+		}
+	})
+}

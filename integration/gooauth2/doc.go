@@ -1,0 +1,138 @@
+// Package gooauth2 plugs an oauthstore [storage.Storage] into
+// github.com/go-oauth2/oauth2/v4 (v4.5.4), the most used Go OAuth 2.0
+// server library: [NewTokenStore] is its [oauth2.TokenStore] and
+// [NewClientStore] its [oauth2.ClientStore].
+//
+// # Plugging it in
+//
+//	m := manage.NewDefaultManager()
+//	m.MapTokenStorage(gooauth2.NewTokenStore(store))
+//	m.MapClientStorage(gooauth2.NewClientStore(store))
+//	m.SetValidateURIHandler(gooauth2.ValidateURI) // exact redirect URIs
+//	m.SetRefreshTokenCfg(manage.DefaultRefreshTokenCfg) // rotate refresh tokens
+//	srv := server.NewServer(server.NewConfig(), m)
+//
+// Clients are registered with the store's
+// [storage.ClientStore.CreateClient]; the adapter only reads them.
+// examples/authserver in this repository is a complete server built this
+// way, with revocation, introspection and tests on every backend.
+//
+// # What is stored
+//
+// A go-oauth2 [oauth2.TokenInfo] with a code becomes a
+// [models.AuthorizationCode] (client, user, redirect URI, scope, PKCE
+// challenge and method, create time and lifetime); one with an access token
+// becomes a [models.Token] (the access token, the optional refresh token,
+// client, user, scope, create time and both lifetimes). go-oauth2 gives the
+// refresh token its own create time; the store keeps one IssuedAt (the
+// access create time) and a refresh lifetime counted from it, so the
+// refresh token's expiry instant is kept exactly. Not stored: the access
+// lifetime an authorization request asked for (go-oauth2's
+// AccessTokenExpHandler) and [oauth2.ExtendableTokenInfo] extensions; the
+// grant's configured lifetimes apply.
+//
+// Stores keep only digests of codes and tokens, so a TokenInfo read by one
+// credential carries only that one: [TokenStore.GetByAccess] returns no
+// refresh token, [TokenStore.GetByRefresh] no access token.
+//
+// # Authorization codes are single use, even under races
+//
+// go-oauth2's manager exchanges a code by get, check, then remove: two
+// concurrent exchanges of one code could both get it. [TokenStore.GetByCode]
+// therefore consumes the code atomically with
+// [storage.AuthorizationCodeStore.ConsumeAuthorizationCode]: exactly one
+// exchange gets it, every other one gets [oerrors.ErrInvalidAuthorizeCode]
+// (invalid_grant). [TokenStore.RemoveByCode], which the manager calls next,
+// then has nothing left to do. A consequence: a code whose exchange fails
+// after the lookup (wrong client, redirect URI or PKCE verifier) is spent,
+// so an attacker who guessed wrong cannot try again, and neither can the
+// client.
+//
+// # Errors the manager understands
+//
+// go-oauth2 compares errors with ==, so the adapter returns its sentinels
+// unwrapped: an unknown, used or expired code is
+// [oerrors.ErrInvalidAuthorizeCode]; an unknown or revoked access token
+// [oerrors.ErrInvalidAccessToken], an expired one
+// [oerrors.ErrExpiredAccessToken]; an unknown or revoked refresh token
+// [oerrors.ErrInvalidRefreshToken], an expired one
+// [oerrors.ErrExpiredRefreshToken]; an unknown client
+// [oerrors.ErrInvalidClient]. The server answers them with invalid_grant,
+// invalid_client or invalid_token. Any other error (a database failure, a
+// cancelled context) is passed on, and go-oauth2 answers server_error.
+//
+// # Client secrets
+//
+// The store keeps only a slow hash of a client secret, so
+// [Client.GetSecret] is always "". [Client] implements go-oauth2's
+// [oauth2.ClientPasswordVerifier]: the manager calls
+// [Client.VerifyPassword], which asks the store
+// ([storage.ClientStore.AuthenticateClient]) to check the secret against the
+// hash. A public client (no secret) passes only with an empty secret.
+//
+// # Redirect URIs
+//
+// go-oauth2's default ValidateURIHandler accepts any redirect URI whose host
+// ends with the client's domain. [Client.GetDomain] lists the registered
+// redirect URIs, and [ValidateURI] accepts exactly those, as
+// [models.Client.CheckRedirectURI] does. Note that go-oauth2's server
+// redirects an authorization error to the requested redirect URI even when
+// that URI is the one refused; check the client and redirect URI before
+// calling HandleAuthorizeRequest, as examples/authserver does.
+//
+// # Refresh: the pitfalls and how they are handled
+//
+// The manager's refresh reads the token by its refresh token, mutates that
+// TokenInfo (new access token, maybe new refresh token, new times), calls
+// Create with it, then RemoveByAccess(old access) and RemoveByRefresh(old
+// refresh).
+//
+//   - The old access token is not known (only its digest is stored), so
+//     the manager passes "" to [TokenStore.RemoveByAccess], which does
+//     nothing for "".
+//   - With refresh token rotation (IsGenerateRefresh, as in go-oauth2's
+//     DefaultRefreshTokenCfg, and recommended), [TokenStore.Create]
+//     recognises the TokenInfo [TokenStore.GetByRefresh] returned, revokes
+//     the old pair first, then stores the new one: the old access and
+//     refresh tokens stop working whatever IsRemoveAccess and
+//     IsRemoveRefreshing say, and a refresh token works once. Should
+//     storing the new pair then fail, the grant is lost (it fails closed)
+//     and the client must be authorized again.
+//   - Without rotation the manager passes the old refresh token back to
+//     Create; storing it again would collide with the stored one
+//     ([storage.ErrAlreadyExists]). Create then stores the new access token
+//     alone, and the old refresh token, still stored with its pair, remains
+//     the grant's handle with its original expiry (IsResetRefreshTime cannot
+//     extend it). The old access token lives until it expires, and revoking
+//     the refresh token does not revoke access tokens issued from it:
+//     prefer rotation.
+//   - Two concurrent refreshes with one refresh token can both succeed:
+//     the store has no atomic "consume refresh token", and go-oauth2 none
+//     either.
+//
+// # What go-oauth2 leaves to the server
+//
+// go-oauth2 v4.5.4's refresh grant neither authenticates the client nor
+// checks that the refresh token was issued to it (RFC 6749 6), and it
+// accepts any scope on refresh unless a RefreshingScopeHandler says
+// otherwise. The adapter cannot see the request; the server must check
+// both, as examples/authserver does with the store's
+// [storage.TokenStore.GetTokenByRefresh] and
+// [storage.ClientStore.AuthenticateClient]. Replaying a code does not
+// revoke the tokens issued from it (RFC 6749 4.1.2's SHOULD): stores do not
+// link tokens to codes.
+//
+// # Lifetimes and clocks
+//
+// go-oauth2 reads an expires-in of 0 as "never"; stores need a positive
+// lifetime, so 0 is stored as [NoExpiry] (about a hundred years) and read
+// back as 0.
+//
+// The store judges expiry with its own, injectable clock; go-oauth2's
+// manager stamps create times with time.Now and checks them against
+// time.Now again after the store has answered. A credential is refused if
+// either says it has expired. To test expiry with an injected clock, start
+// that clock at the wall time and move it forward: the store then refuses
+// what the manager alone would still accept, so the refusal observed is the
+// store's.
+package gooauth2

@@ -1,0 +1,794 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
+)
+
+// DefaultCollectionPrefix is the prefix of the store's collection names
+// unless [WithCollectionPrefix] sets another.
+const DefaultCollectionPrefix = "oauth_"
+
+// The store's collection names, after the prefix.
+const (
+	ClientsCollection  = "clients"   // one document per client, _id = client ID
+	CodesCollection    = "codes"     // one document per code, _id = digest of the code
+	CodeUsesCollection = "code_uses" // used-markers: one document per consumed code
+	TokensCollection   = "tokens"    // one document per token pair, _id = digest of the access token
+)
+
+// DefaultTTLGrace is how long after expiry the TTL indexes let MongoDB keep
+// a document unless [WithTTLGrace] says otherwise.
+const DefaultTTLGrace = time.Hour
+
+// flagTimeout bounds the best-effort write that flags a consumed code
+// document after its used-marker was inserted; see [Store.ConsumeAuthorizationCode].
+const flagTimeout = 10 * time.Second
+
+// Store is a [storage.Storage] on a MongoDB database. Create one with [New].
+// It is safe for concurrent use, by any number of processes sharing the
+// database.
+type Store struct {
+	now    func() time.Time
+	hasher secret.Hasher
+	prefix string
+	grace  time.Duration
+
+	onTTLUnsupported func(error)
+	ttl              bool
+
+	clients, codes, uses, tokens *mongo.Collection
+}
+
+var _ storage.Storage = (*Store)(nil)
+
+// Option configures a [Store].
+type Option func(*Store)
+
+// WithClock sets the clock the store uses for every expiry decision. The
+// default is [time.Now]. The server's clock is never consulted, except by
+// TTL indexes, which delete only what has been expired for the grace period
+// of [WithTTLGrace].
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// WithHasher sets the hasher for client secrets. The default is
+// [secret.Default].
+func WithHasher(h secret.Hasher) Option {
+	return func(s *Store) {
+		if h != nil {
+			s.hasher = h
+		}
+	}
+}
+
+// WithCollectionPrefix sets the prefix of the four collection names
+// ([DefaultCollectionPrefix] by default), so that several stores can share a
+// database.
+func WithCollectionPrefix(prefix string) Option {
+	return func(s *Store) { s.prefix = prefix }
+}
+
+// WithTTLGrace sets how long after its expiry a code or token document stays
+// before a TTL index lets the server delete it: [DefaultTTLGrace] by
+// default. A used code is told apart from an unknown one
+// ([storage.ErrAlreadyUsed] rather than [storage.ErrNotFound]) only while it
+// is stored, so the grace period is the replay window kept beyond expiry.
+// It is rounded up to whole seconds; a negative value makes [New] fail.
+// An existing TTL index with another grace period is changed to this one.
+func WithTTLGrace(d time.Duration) Option {
+	return func(s *Store) { s.grace = d }
+}
+
+// WithTTLUnsupported sets a function [New] calls, with the server's answer,
+// when the server refuses TTL indexes (FerretDB answers NotImplemented). The
+// store then creates plain indexes on the expiry instants instead, and only
+// [Store.PurgeExpired] deletes expired documents. [Store.TTLEnabled] reports
+// the same thing after New.
+func WithTTLUnsupported(f func(err error)) Option {
+	return func(s *Store) { s.onTTLUnsupported = f }
+}
+
+// New returns a store on db, creating its collections' indexes if they do
+// not exist yet. It is idempotent: every process may call it at start-up.
+//
+// New first asks for TTL indexes on the expiry instants; if the server
+// answers that it does not implement them, New creates plain indexes
+// instead, calls the [WithTTLUnsupported] function and goes on.
+func New(ctx context.Context, db *mongo.Database, opts ...Option) (*Store, error) {
+	const op = "mongostore: new"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	if db == nil {
+		return nil, fmt.Errorf("%s: nil database: %w", op, storage.ErrInvalid)
+	}
+	s := &Store{now: time.Now, hasher: secret.Default(), prefix: DefaultCollectionPrefix, grace: DefaultTTLGrace}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.grace < 0 {
+		return nil, fmt.Errorf("%s: negative TTL grace period %v: %w", op, s.grace, storage.ErrInvalid)
+	}
+	// Every decision reads what the previous write left: reads go to the
+	// primary, whatever the database's own read preference.
+	copts := options.Collection().SetReadPreference(readpref.Primary())
+	s.clients = db.Collection(s.prefix+ClientsCollection, copts)
+	s.codes = db.Collection(s.prefix+CodesCollection, copts)
+	s.uses = db.Collection(s.prefix+CodeUsesCollection, copts)
+	s.tokens = db.Collection(s.prefix+TokensCollection, copts)
+	if err := s.createIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return s, nil
+}
+
+// TTLEnabled reports whether the store's expiry indexes are TTL indexes, so
+// that the server deletes expired documents by itself. When false, call
+// [Store.PurgeExpired] periodically.
+func (s *Store) TTLEnabled() bool { return s.ttl }
+
+// Index names, as listed by listIndexes.
+const (
+	indexClientID  = "client_id_1"
+	indexRefresh   = "refresh_1_unique"
+	indexCode      = "code_1"
+	indexExpiry    = "expires_at_1"     // plain index where TTL is refused
+	indexExpiryTTL = "expires_at_1_ttl" // TTL index
+	indexPurge     = "purge_at_1"
+	indexPurgeTTL  = "purge_at_1_ttl"
+)
+
+func (s *Store) createIndexes(ctx context.Context) error {
+	// _id indexes, always unique, hold the client ID, the code digest and
+	// the access token digest.
+	plain := []struct {
+		c      *mongo.Collection
+		models []mongo.IndexModel
+	}{
+		{s.codes, []mongo.IndexModel{
+			{Keys: bson.D{{Key: "client_id", Value: 1}}, Options: options.Index().SetName(indexClientID)},
+		}},
+		{s.uses, []mongo.IndexModel{
+			{Keys: bson.D{{Key: "code", Value: 1}}, Options: options.Index().SetName(indexCode)},
+			{Keys: bson.D{{Key: "client_id", Value: 1}}, Options: options.Index().SetName(indexClientID)},
+		}},
+		{s.tokens, []mongo.IndexModel{
+			// A token without a refresh token has no refresh field; the
+			// index is sparse so that such tokens do not collide on a
+			// missing value. (FerretDB ignores sparse but, like a sparse
+			// index, lets any number of documents lack the field.)
+			{Keys: bson.D{{Key: "refresh", Value: 1}}, Options: options.Index().SetName(indexRefresh).SetUnique(true).SetSparse(true)},
+			{Keys: bson.D{{Key: "client_id", Value: 1}}, Options: options.Index().SetName(indexClientID)},
+		}},
+	}
+	// The clients collection has no index but _id; create it anyway so that
+	// every collection exists after New.
+	err := s.clients.Database().CreateCollection(ctx, s.clients.Name())
+	var se mongo.ServerError
+	if err != nil && !(errors.As(err, &se) && se.HasErrorCode(codeNamespaceExists)) {
+		return fmt.Errorf("creating collection %s: %w", s.clients.Name(), err)
+	}
+	for _, p := range plain {
+		// One index per request: FerretDB v1.24 panics on a request naming
+		// two or more indexes that already exist.
+		for _, m := range p.models {
+			if _, err := p.c.Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("creating indexes of %s: %w", p.c.Name(), err)
+			}
+		}
+	}
+
+	expiry := []struct {
+		c                *mongo.Collection
+		field, ttl, name string
+	}{
+		{s.codes, "expires_at", indexExpiryTTL, indexExpiry},
+		{s.uses, "expires_at", indexExpiryTTL, indexExpiry},
+		{s.tokens, "purge_at", indexPurgeTTL, indexPurge},
+	}
+	s.ttl = true
+	for _, e := range expiry {
+		if s.ttl {
+			err := s.createTTLIndex(ctx, e.c, e.field, e.ttl)
+			if err == nil {
+				continue
+			}
+			if !isUnsupported(err) {
+				return fmt.Errorf("creating TTL index of %s: %w", e.c.Name(), err)
+			}
+			s.ttl = false
+			if s.onTTLUnsupported != nil {
+				s.onTTLUnsupported(err)
+			}
+		}
+		m := mongo.IndexModel{Keys: bson.D{{Key: e.field, Value: 1}}, Options: options.Index().SetName(e.name)}
+		if _, err := e.c.Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("creating index of %s: %w", e.c.Name(), err)
+		}
+	}
+	return nil
+}
+
+// createTTLIndex creates the TTL index on field, or sets its grace period
+// if it exists with another.
+func (s *Store) createTTLIndex(ctx context.Context, c *mongo.Collection, field, name string) error {
+	secs := int64(math.Ceil(s.grace.Seconds()))
+	if secs > math.MaxInt32 {
+		secs = math.MaxInt32
+	}
+	m := mongo.IndexModel{
+		Keys:    bson.D{{Key: field, Value: 1}},
+		Options: options.Index().SetName(name).SetExpireAfterSeconds(int32(secs)),
+	}
+	_, err := c.Indexes().CreateOne(ctx, m)
+	var se mongo.ServerError
+	if errors.As(err, &se) && se.HasErrorCode(codeIndexOptionsConflict) {
+		// Same key and name, another expireAfterSeconds: change it in place.
+		cmd := bson.D{
+			{Key: "collMod", Value: c.Name()},
+			{Key: "index", Value: bson.D{{Key: "name", Value: name}, {Key: "expireAfterSeconds", Value: int32(secs)}}},
+		}
+		err = c.Database().RunCommand(ctx, cmd).Err()
+	}
+	return err
+}
+
+// Server error codes the store tells apart.
+const (
+	codeCommandNotSupported  = 115
+	codeIndexOptionsConflict = 85
+	codeNamespaceExists      = 48
+	codeNotImplemented       = 238
+)
+
+func isUnsupported(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && (se.HasErrorCode(codeNotImplemented) || se.HasErrorCode(codeCommandNotSupported))
+}
+
+// Documents. Instants are BSON dates (milliseconds, UTC); every lifetime is
+// the difference of two of them, so it round-trips exactly at
+// [storage.Precision].
+
+type clientDoc struct {
+	ID            string   `bson:"_id"`
+	SecretHash    string   `bson:"secret_hash,omitempty"`
+	GrantTypes    []string `bson:"grant_types"`
+	ResponseTypes []string `bson:"response_types"`
+	RedirectURIs  []string `bson:"redirect_uris"`
+	Scope         string   `bson:"scope,omitempty"`
+	UserID        string   `bson:"user_id,omitempty"`
+}
+
+type codeDoc struct {
+	ID                  string        `bson:"_id"` // secret.Digest of the code
+	Gen                 bson.ObjectID `bson:"gen"` // this document's incarnation; names its used-marker
+	ClientID            string        `bson:"client_id"`
+	RedirectURI         string        `bson:"redirect_uri,omitempty"`
+	ResponseType        string        `bson:"response_type,omitempty"`
+	Scope               string        `bson:"scope,omitempty"`
+	AuthTime            bson.DateTime `bson:"auth_time"`
+	ExpiresAt           bson.DateTime `bson:"expires_at"`
+	CodeChallenge       string        `bson:"code_challenge,omitempty"`
+	CodeChallengeMethod string        `bson:"code_challenge_method,omitempty"`
+	Nonce               string        `bson:"nonce,omitempty"`
+	UserID              string        `bson:"user_id,omitempty"`
+	Used                bool          `bson:"used"`
+}
+
+// useDoc is the used-marker of a consumed code. Its _id is what makes
+// consumption single-winner: see the package documentation.
+type useDoc struct {
+	ID        string        `bson:"_id"`  // markerID(code digest, gen)
+	Code      string        `bson:"code"` // secret.Digest of the code
+	ClientID  string        `bson:"client_id"`
+	ExpiresAt bson.DateTime `bson:"expires_at"` // the code's
+	UsedAt    bson.DateTime `bson:"used_at"`    // by the store's clock
+}
+
+type tokenDoc struct {
+	ID               string         `bson:"_id"`               // secret.Digest of the access token
+	Refresh          string         `bson:"refresh,omitempty"` // secret.Digest of the refresh token; absent if none
+	ClientID         string         `bson:"client_id"`
+	Scope            string         `bson:"scope,omitempty"`
+	TokenType        string         `bson:"token_type"`
+	UserID           string         `bson:"user_id,omitempty"`
+	IssuedAt         bson.DateTime  `bson:"issued_at"`
+	ExpiresAt        bson.DateTime  `bson:"expires_at"`
+	RefreshExpiresAt *bson.DateTime `bson:"refresh_expires_at,omitempty"`
+	PurgeAt          bson.DateTime  `bson:"purge_at"` // storage.PurgeAt
+	Revoked          bool           `bson:"revoked"`
+}
+
+func markerID(codeDigest string, gen bson.ObjectID) string { return codeDigest + "." + gen.Hex() }
+
+func date(t time.Time) bson.DateTime { return bson.NewDateTimeFromTime(t) }
+
+func fromDate(d bson.DateTime) time.Time { return d.Time().UTC() }
+
+// before returns a filter value v such that, for instants stored at
+// millisecond precision, "stored < v" holds exactly when stored is before t.
+func before(t time.Time) bson.DateTime {
+	ms := storage.Truncate(t)
+	if !ms.Equal(t) {
+		ms = ms.Add(storage.Precision)
+	}
+	return date(ms)
+}
+
+func strs[T ~string](in []T) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func typed[T ~string](in []string) []T {
+	if in == nil {
+		return nil
+	}
+	out := make([]T, len(in))
+	for i, v := range in {
+		out[i] = T(v)
+	}
+	return out
+}
+
+func (d *clientDoc) client() *models.Client {
+	return &models.Client{
+		ClientID:      d.ID,
+		SecretHash:    d.SecretHash,
+		GrantTypes:    typed[models.GrantType](d.GrantTypes),
+		ResponseTypes: typed[models.ResponseType](d.ResponseTypes),
+		RedirectURIs:  d.RedirectURIs,
+		Scope:         d.Scope,
+		UserID:        d.UserID,
+	}
+}
+
+func (d *codeDoc) code(code string) *models.AuthorizationCode {
+	auth := fromDate(d.AuthTime)
+	return &models.AuthorizationCode{
+		Code:                code,
+		ClientID:            d.ClientID,
+		RedirectURI:         d.RedirectURI,
+		ResponseType:        d.ResponseType,
+		Scope:               d.Scope,
+		AuthTime:            auth,
+		ExpiresIn:           fromDate(d.ExpiresAt).Sub(auth),
+		CodeChallenge:       d.CodeChallenge,
+		CodeChallengeMethod: models.CodeChallengeMethod(d.CodeChallengeMethod),
+		Nonce:               d.Nonce,
+		UserID:              d.UserID,
+	}
+}
+
+func (d *tokenDoc) token() *models.Token {
+	issued := fromDate(d.IssuedAt)
+	t := &models.Token{
+		Scope:     d.Scope,
+		IssuedAt:  issued,
+		ExpiresIn: fromDate(d.ExpiresAt).Sub(issued),
+		ClientID:  d.ClientID,
+		TokenType: d.TokenType,
+		Revoked:   d.Revoked,
+		UserID:    d.UserID,
+	}
+	if d.RefreshExpiresAt != nil {
+		t.RefreshTokenExpiresIn = fromDate(*d.RefreshExpiresAt).Sub(issued)
+	}
+	return t
+}
+
+// CreateClient implements [storage.ClientStore].
+func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
+	const op = "mongostore: create client"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	n, err := storage.NormalizeClient(c)
+	if err != nil {
+		return err
+	}
+	doc := clientDoc{
+		ID:            n.ClientID,
+		GrantTypes:    strs(n.GrantTypes),
+		ResponseTypes: strs(n.ResponseTypes),
+		RedirectURIs:  n.RedirectURIs,
+		Scope:         n.Scope,
+		UserID:        n.UserID,
+	}
+	if n.ClientSecret != "" {
+		if doc.SecretHash, err = s.hasher.Hash(n.ClientSecret); err != nil {
+			return fmt.Errorf("%s %q: %w", op, n.ClientID, err)
+		}
+	}
+	if _, err := s.clients.InsertOne(ctx, doc); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("%s %q: %w", op, n.ClientID, storage.ErrAlreadyExists)
+		}
+		return fmt.Errorf("%s %q: %w", op, n.ClientID, err)
+	}
+	return nil
+}
+
+// GetClient implements [storage.ClientStore].
+func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client, error) {
+	const op = "mongostore: get client"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	return s.getClient(ctx, op, clientID)
+}
+
+func (s *Store) getClient(ctx context.Context, op, clientID string) (*models.Client, error) {
+	var d clientDoc
+	if err := s.clients.FindOne(ctx, bson.D{{Key: "_id", Value: clientID}}).Decode(&d); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
+		}
+		return nil, fmt.Errorf("%s %q: %w", op, clientID, err)
+	}
+	return d.client(), nil
+}
+
+// AuthenticateClient implements [storage.ClientStore].
+func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
+	const op = "mongostore: authenticate client"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	c, err := s.getClient(ctx, op, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if c.SecretHash == "" || clientSecret == "" || !s.hasher.Verify(c.SecretHash, clientSecret) {
+		return nil, fmt.Errorf("%s %q: %w", op, clientID, storage.ErrInvalidSecret)
+	}
+	return c, nil
+}
+
+// DeleteClient implements [storage.ClientStore] without a transaction: it
+// deletes the client's codes, their used-markers and its tokens, then the
+// client. See the package documentation for why in that order and what a
+// failure in between leaves.
+func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
+	const op = "mongostore: delete client"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	byClient := bson.D{{Key: "client_id", Value: clientID}}
+	for _, c := range []*mongo.Collection{s.codes, s.uses, s.tokens} {
+		if _, err := c.DeleteMany(ctx, byClient); err != nil {
+			return fmt.Errorf("%s %q: deleting from %s: %w", op, clientID, c.Name(), err)
+		}
+	}
+	res, err := s.clients.DeleteOne(ctx, bson.D{{Key: "_id", Value: clientID}})
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", op, clientID, err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// CreateAuthorizationCode implements [storage.AuthorizationCodeStore].
+func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
+	const op = "mongostore: create authorization code"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	n, err := storage.NormalizeAuthorizationCode(c)
+	if err != nil {
+		return err
+	}
+	doc := codeDoc{
+		ID:                  secret.Digest(n.Code),
+		Gen:                 bson.NewObjectID(),
+		ClientID:            n.ClientID,
+		RedirectURI:         n.RedirectURI,
+		ResponseType:        n.ResponseType,
+		Scope:               n.Scope,
+		AuthTime:            date(n.AuthTime),
+		ExpiresAt:           date(n.ExpiresAt()),
+		CodeChallenge:       n.CodeChallenge,
+		CodeChallengeMethod: string(n.CodeChallengeMethod),
+		Nonce:               n.Nonce,
+		UserID:              n.UserID,
+	}
+	if _, err := s.codes.InsertOne(ctx, doc); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("%s for client %q: %w", op, n.ClientID, storage.ErrAlreadyExists)
+		}
+		return fmt.Errorf("%s for client %q: %w", op, n.ClientID, err)
+	}
+	return nil
+}
+
+// findCode returns the code document, or ErrNotFound.
+func (s *Store) findCode(ctx context.Context, op, digest string) (*codeDoc, error) {
+	var d codeDoc
+	if err := s.codes.FindOne(ctx, bson.D{{Key: "_id", Value: digest}}).Decode(&d); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		}
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return &d, nil
+}
+
+// used reports whether the code document d has been consumed: flagged, or
+// (if the consumer stopped before flagging it) marked.
+func (s *Store) used(ctx context.Context, op string, d *codeDoc) (bool, error) {
+	if d.Used {
+		return true, nil
+	}
+	err := s.uses.FindOne(ctx, bson.D{{Key: "_id", Value: markerID(d.ID, d.Gen)}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return false, nil
+	}
+	return false, fmt.Errorf("%s of client %q: %w", op, d.ClientID, err)
+}
+
+// GetAuthorizationCode implements [storage.AuthorizationCodeStore]. A code is
+// used if its document is flagged or its used-marker exists.
+func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
+	const op = "mongostore: get authorization code"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	d, err := s.findCode(ctx, op, secret.Digest(code))
+	if err != nil {
+		return nil, err
+	}
+	used, err := s.used(ctx, op, d)
+	if err != nil {
+		return nil, err
+	}
+	c := d.code(code)
+	if err := storage.CheckCode(c, used, s.now()); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return c, nil
+}
+
+// ConsumeAuthorizationCode implements [storage.AuthorizationCodeStore].
+//
+// The winner is the one caller whose insert of the code's used-marker
+// succeeds: the marker's _id is unique, so every other insert fails with a
+// duplicate key error and its caller gets [storage.ErrAlreadyUsed]. The
+// winner then flags the code document used, so that later reads need one
+// round trip; that write is best effort (it is not cancelled with ctx and a
+// failure is ignored) because the marker alone already decides.
+func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
+	const op = "mongostore: consume authorization code"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	d, err := s.findCode(ctx, op, secret.Digest(code))
+	if err != nil {
+		return nil, err
+	}
+	c := d.code(code)
+	now := s.now()
+	if d.Used {
+		return nil, fmt.Errorf("%s: %w", op, storage.CheckCode(c, true, now))
+	}
+	if c.IsExpiredAt(now) {
+		// Used takes precedence over expired: look for a marker.
+		used, err := s.used(ctx, op, d)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %w", op, storage.CheckCode(c, used, now))
+	}
+	marker := useDoc{
+		ID:        markerID(d.ID, d.Gen),
+		Code:      d.ID,
+		ClientID:  d.ClientID,
+		ExpiresAt: d.ExpiresAt,
+		UsedAt:    date(now),
+	}
+	if _, err := s.uses.InsertOne(ctx, marker); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return nil, fmt.Errorf("%s: %w", op, storage.CheckCode(c, true, now))
+		}
+		return nil, fmt.Errorf("%s of client %q: %w", op, d.ClientID, err)
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flagTimeout)
+	defer cancel()
+	// Flag this incarnation only: the code may have been deleted and
+	// created again since it was read.
+	_, _ = s.codes.UpdateOne(fctx,
+		bson.D{{Key: "_id", Value: d.ID}, {Key: "gen", Value: d.Gen}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}})
+	return c, nil
+}
+
+// DeleteAuthorizationCode implements [storage.AuthorizationCodeStore]. It
+// deletes the code document, then its used-markers.
+func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error {
+	const op = "mongostore: delete authorization code"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	digest := secret.Digest(code)
+	res, err := s.codes.DeleteOne(ctx, bson.D{{Key: "_id", Value: digest}})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	// Markers are keyed by the code document's incarnation, so one left
+	// behind by a failure here can never mark a code created later with
+	// the same value; it is purged with its expiry. Delete them even if
+	// the code was already gone, to clear what an earlier failure left.
+	if _, err := s.uses.DeleteMany(ctx, bson.D{{Key: "code", Value: digest}}); err != nil && res.DeletedCount == 0 {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// CreateToken implements [storage.TokenStore]. The pair is one document, so
+// a taken access or refresh token rejects it whole.
+func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
+	const op = "mongostore: create token"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	n, err := storage.NormalizeToken(t)
+	if err != nil {
+		return err
+	}
+	doc := tokenDoc{
+		ID:        secret.Digest(n.AccessToken),
+		ClientID:  n.ClientID,
+		Scope:     n.Scope,
+		TokenType: n.TokenType,
+		UserID:    n.UserID,
+		IssuedAt:  date(n.IssuedAt),
+		ExpiresAt: date(n.ExpiresAt()),
+		PurgeAt:   date(storage.PurgeAt(&n)),
+		Revoked:   n.Revoked,
+	}
+	if n.RefreshToken != "" {
+		doc.Refresh = secret.Digest(n.RefreshToken)
+		r := date(n.RefreshTokenExpiresAt())
+		doc.RefreshExpiresAt = &r
+	}
+	if _, err := s.tokens.InsertOne(ctx, doc); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("%s for client %q: %w", op, n.ClientID, storage.ErrAlreadyExists)
+		}
+		return fmt.Errorf("%s for client %q: %w", op, n.ClientID, err)
+	}
+	return nil
+}
+
+func (s *Store) findToken(ctx context.Context, op string, filter bson.D) (*models.Token, error) {
+	var d tokenDoc
+	if err := s.tokens.FindOne(ctx, filter).Decode(&d); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		}
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return d.token(), nil
+}
+
+// GetTokenByAccess implements [storage.TokenStore].
+func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*models.Token, error) {
+	const op = "mongostore: get token by access token"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	t, err := s.findToken(ctx, op, bson.D{{Key: "_id", Value: secret.Digest(accessToken)}})
+	if err != nil {
+		return nil, err
+	}
+	if err := storage.CheckAccess(t, s.now()); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	t.AccessToken = accessToken
+	return t, nil
+}
+
+// GetTokenByRefresh implements [storage.TokenStore].
+func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*models.Token, error) {
+	const op = "mongostore: get token by refresh token"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	if refreshToken == "" {
+		return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	t, err := s.findToken(ctx, op, bson.D{{Key: "refresh", Value: secret.Digest(refreshToken)}})
+	if err != nil {
+		return nil, err
+	}
+	if err := storage.CheckRefresh(t, s.now()); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	t.RefreshToken = refreshToken
+	return t, nil
+}
+
+// RevokeToken implements [storage.TokenStore]. token is looked up as an
+// access token first, then as a refresh token; the pair's one document is
+// flagged revoked. It is idempotent, so no single winner is needed.
+func (s *Store) RevokeToken(ctx context.Context, token string) error {
+	const op = "mongostore: revoke token"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	digest := secret.Digest(token)
+	revoke := bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: true}}}}
+	filters := []bson.D{{{Key: "_id", Value: digest}}}
+	if token != "" {
+		filters = append(filters, bson.D{{Key: "refresh", Value: digest}})
+	}
+	for _, f := range filters {
+		res, err := s.tokens.UpdateOne(ctx, f, revoke)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		if res.MatchedCount > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+}
+
+// PurgeExpired implements [storage.Storage] with one DeleteMany per
+// collection, by the store's clock: codes and their used-markers whose
+// expiry is before now, tokens whose purge instant ([storage.PurgeAt]) is.
+// The count covers codes and tokens; markers are part of their code.
+func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
+	const op = "mongostore: purge expired"
+	if err := storage.CtxErr(ctx, op); err != nil {
+		return 0, err
+	}
+	cut := before(s.now())
+	codes, err := s.codes.DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: cut}}}})
+	if err != nil {
+		return 0, fmt.Errorf("%s: codes: %w", op, err)
+	}
+	// Markers go after their codes: a code whose marker is gone but whose
+	// used flag is missing is expired, so it still cannot be consumed.
+	if _, err := s.uses.DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: cut}}}}); err != nil {
+		return codes.DeletedCount, fmt.Errorf("%s: used-markers: %w", op, err)
+	}
+	tokens, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "purge_at", Value: bson.D{{Key: "$lt", Value: cut}}}})
+	if err != nil {
+		return codes.DeletedCount, fmt.Errorf("%s: tokens: %w", op, err)
+	}
+	return codes.DeletedCount + tokens.DeletedCount, nil
+}
