@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/mongostore"
+	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
+)
+
+// mongostore on an embedded FerretDB (always) and on a real MongoDB (when
+// OAUTHSTORE_TEST_MONGO_URI is set or a Docker engine answers), against the
+// floor: one FindOne by _id, the access token's digest, decoded into a
+// struct with the fields mongostore reads.
+
+type mongoBackend struct {
+	db   string
+	open func(t testing.TB) *mongo.Database
+}
+
+func mongoBackends() []*mongoBackend {
+	return []*mongoBackend{
+		{db: "ferretdb", open: testenv.FerretDB},
+		{db: "mongodb", open: testenv.MongoDB},
+	}
+}
+
+// tokenDoc mirrors mongostore's token document.
+type tokenDoc struct {
+	ID               string         `bson:"_id"`
+	Refresh          string         `bson:"refresh,omitempty"`
+	ClientID         string         `bson:"client_id"`
+	Scope            string         `bson:"scope,omitempty"`
+	TokenType        string         `bson:"token_type"`
+	UserID           string         `bson:"user_id,omitempty"`
+	IssuedAt         bson.DateTime  `bson:"issued_at"`
+	ExpiresAt        bson.DateTime  `bson:"expires_at"`
+	RefreshExpiresAt *bson.DateTime `bson:"refresh_expires_at,omitempty"`
+	PurgeAt          bson.DateTime  `bson:"purge_at"`
+	Revoked          bool           `bson:"revoked"`
+}
+
+// tokensCollection is mongostore's token collection at its default prefix;
+// every fixture has a database of its own.
+const tokensCollection = mongostore.DefaultCollectionPrefix + mongostore.TokensCollection
+
+// insertDocs stores tokens 0..n-1 of gen as mongostore's CreateToken would,
+// with InsertMany in batches. Only a faster way to fill a collection: every
+// measured operation goes through the store.
+func insertDocs(ctx context.Context, db *mongo.Database, n int, gen func(i int) *models.Token) error {
+	const batch = 1000
+	coll := db.Collection(tokensCollection)
+	docs := make([]any, 0, batch)
+	for start := 0; start < n; start += batch {
+		docs = docs[:0]
+		for i := start; i < min(n, start+batch); i++ {
+			t, err := storage.NormalizeToken(gen(i))
+			if err != nil {
+				return err
+			}
+			d := tokenDoc{
+				ID:        secret.Digest(t.AccessToken),
+				ClientID:  t.ClientID,
+				Scope:     t.Scope,
+				TokenType: t.TokenType,
+				UserID:    t.UserID,
+				IssuedAt:  bson.NewDateTimeFromTime(t.IssuedAt),
+				ExpiresAt: bson.NewDateTimeFromTime(t.ExpiresAt()),
+				PurgeAt:   bson.NewDateTimeFromTime(storage.PurgeAt(&t)),
+				Revoked:   t.Revoked,
+			}
+			if t.RefreshToken != "" {
+				d.Refresh = secret.Digest(t.RefreshToken)
+				r := bson.NewDateTimeFromTime(t.RefreshTokenExpiresAt())
+				d.RefreshExpiresAt = &r
+			}
+			docs = append(docs, d)
+		}
+		if _, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
+			return fmt.Errorf("inserting batch at %d: %w", start, err)
+		}
+	}
+	return nil
+}
+
+func (mb *mongoBackend) openStore(t testing.TB, opts ...mongostore.Option) (*mongostore.Store, *mongo.Database) {
+	t.Helper()
+	db := mb.open(t)
+	opts = append([]mongostore.Option{mongostore.WithTTLUnsupported(func(error) {})}, opts...)
+	s, err := mongostore.New(context.Background(), db, opts...)
+	if err != nil {
+		t.Fatalf("mongostore.New on %s: %v", mb.db, err)
+	}
+	return s, db
+}
+
+func (mb *mongoBackend) fixture(tb testing.TB, n int) *fixture {
+	return once(tb, "mongostore/"+mb.db+"/"+sizeName(n), func(t testing.TB) *fixture {
+		ctx := context.Background()
+		s, db := mb.openStore(t)
+		space := newSpace()
+		err := insertDocs(ctx, db, n, func(i int) *models.Token {
+			tok := tokenAt(space, uint64(i), "")
+			return newToken(&tok)
+		})
+		if err != nil {
+			t.Fatalf("filling %d tokens: %v", n, err)
+		}
+		coll := db.Collection(tokensCollection)
+		f := &fixture{impl: ours{s}, sample: newSample(space, n), release: s.DeleteClient}
+		f.floors = map[string]lookup{
+			"findone": func(ctx context.Context, access string) (string, error) {
+				var d tokenDoc
+				err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: secret.Digest(access)}}).Decode(&d)
+				if errors.Is(err, mongo.ErrNoDocuments) {
+					return "", errMiss
+				}
+				if err != nil {
+					return "", err
+				}
+				if d.Revoked || time.Now().After(d.ExpiresAt.Time()) {
+					return "", fmt.Errorf("token of client %q not live", d.ClientID)
+				}
+				return d.ClientID, nil
+			},
+		}
+		return f
+	})
+}
+
+func mongoTargets() []*target {
+	var out []*target
+	for _, mb := range mongoBackends() {
+		tg := &target{db: mb.db, impl: "mongostore", fixture: mb.fixture, floors: []string{"findone"}}
+		if mb.db == "ferretdb" {
+			// FerretDB stores 100k documents too slowly for CI (about
+			// 40 s), and it is a stand-in, not a production target.
+			tg.purgeRows = 10_000
+		}
+		tg.clients = func(tb testing.TB, hs hasherSpec) clientAuth {
+			return once(tb, "mongostore/"+mb.db+"/clients/"+hs.name, func(t testing.TB) clientAuth {
+				s, _ := mb.openStore(t, mongostore.WithHasher(hs.h))
+				return newOurClients(t, s)
+			})
+		}
+		tg.purger = func(tb testing.TB) *purgeFixture {
+			return once(tb, "mongostore/"+mb.db+"/purge", func(t testing.TB) *purgeFixture {
+				s, db := mb.openStore(t)
+				// PurgeExpired is three DeleteMany calls; with no codes
+				// stored the tokens one is nearly all of it, so the whole
+				// call stands for the longest statement (an upper bound).
+				p := &purgeFixture{s: s, wholeCall: true}
+				p.fill = func(ctx context.Context, space uint32, n int, expired bool) error {
+					return insertDocs(ctx, db, n, func(i int) *models.Token { return purgeToken(space, uint64(i), expired) })
+				}
+				return p.setUp(t)
+			})
+		}
+		out = append(out, tg)
+	}
+	return out
+}

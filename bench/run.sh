@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Runs the full benchmark measurement of bench/README.md and writes, under
+# bench/results/ (or the directory given as $1):
+#
+#   <date>.txt          raw `go test -bench` output, every phase appended
+#   <date>-machine.txt  the machine, Go and database versions
+#   <date>-*.benchstat  the benchstat tables (peers, floor, scale, ...)
+#
+# About 12-15 minutes on 2 cores with PostgreSQL and MariaDB reachable. Run
+# it on a quiet machine: nothing else compiling or benchmarking.
+#
+# PostgreSQL and MySQL/MariaDB are used when OAUTHSTORE_TEST_POSTGRES_DSN /
+# OAUTHSTORE_TEST_MYSQL_DSN are set, or else when the local defaults below
+# answer. A real MongoDB is used when OAUTHSTORE_TEST_MONGO_URI is set.
+#
+# BENCH_SMOKE=1 runs every phase once at -benchtime 1x -count 1, to check
+# the script and the tables in about 3 minutes (the numbers mean nothing).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+out=${1:-bench/results}
+mkdir -p "$out"
+stamp=$(date -u +%Y-%m-%d)
+raw="$out/$stamp.txt"
+machine="$out/$stamp-machine.txt"
+: >"$raw"
+
+reachable() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+if [ -z "${OAUTHSTORE_TEST_POSTGRES_DSN:-}" ] && reachable 127.0.0.1 5432; then
+	export OAUTHSTORE_TEST_POSTGRES_DSN='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
+fi
+if [ -z "${OAUTHSTORE_TEST_MYSQL_DSN:-}" ] && reachable 127.0.0.1 3306; then
+	export OAUTHSTORE_TEST_MYSQL_DSN='root@tcp(127.0.0.1:3306)/test'
+fi
+
+# benchstat, at a pinned version, in a temporary GOBIN.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+benchstat_version=v0.0.0-20260908200009-22c9c6c9d4da
+GOBIN="$tmp" go install "golang.org/x/perf/cmd/benchstat@$benchstat_version" || exit 1
+benchstat="$tmp/benchstat"
+
+{
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "go: $(go version)"
+	echo "kernel: $(uname -srm)"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
+	echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"
+	echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown) $(git status --porcelain 2>/dev/null | grep -q . && echo '(dirty tree)')"
+	echo "postgres: ${OAUTHSTORE_TEST_POSTGRES_DSN:+set}${OAUTHSTORE_TEST_POSTGRES_DSN:-unset}"
+	echo "mysql: ${OAUTHSTORE_TEST_MYSQL_DSN:+set}${OAUTHSTORE_TEST_MYSQL_DSN:-unset}"
+	echo "mongodb: ${OAUTHSTORE_TEST_MONGO_URI:+set}${OAUTHSTORE_TEST_MONGO_URI:-unset}"
+	if command -v psql >/dev/null && [ -n "${OAUTHSTORE_TEST_POSTGRES_DSN:-}" ]; then
+		echo "postgres version: $(psql "$OAUTHSTORE_TEST_POSTGRES_DSN" -Atc 'SELECT version()' 2>/dev/null)"
+	fi
+	if command -v mysql >/dev/null && [ -n "${OAUTHSTORE_TEST_MYSQL_DSN:-}" ]; then
+		echo "mysql version: $(mysql -h127.0.0.1 -uroot -Nse 'SELECT VERSION()' 2>/dev/null)"
+	fi
+} >"$machine"
+
+failed=0
+# phase BENCHTIME COUNT REGEXP [VAR=value ...] appends one go test run to $raw.
+phase() {
+	local benchtime=$1 count=$2 re=$3
+	shift 3
+	if [ "${BENCH_SMOKE:-}" = 1 ]; then
+		benchtime=1x count=1
+	fi
+	echo "== -bench '$re' -benchtime $benchtime -count $count $*" >&2
+	local start=$SECONDS
+	if ! env "$@" go test -run '^$' -timeout 60m -bench "$re" -benchtime "$benchtime" -count "$count" ./bench/ | tee -a "$raw"; then
+		echo "!! phase failed: $re" >&2
+		failed=1
+	fi
+	echo "== took $((SECONDS - start)) s" >&2
+}
+
+dbs='(sqlite|postgres|mysql|ferretdb|mongodb)'
+cheap='^Benchmark(GetByAccess|GetByAccessMiss|GetByRefresh|CreateToken|ExchangeCode)$'
+
+# 1. Lookups, creates and code exchanges at n=10k, every target: time-based,
+#    100 ms per benchmark (100k-1M iterations in memory, 300-1000 on a SQL
+#    server, a few on FerretDB, whose slow operations take 50-150 ms).
+phase 100ms 10 "$cheap" OAUTHSTORE_BENCH_LARGE=0
+
+# 2. Revoke creates its b.N tokens before the timer starts, so it runs a
+#    fixed number of iterations per database group rather than a time.
+phase 20000x 10 '^BenchmarkRevoke$/db=memory/' OAUTHSTORE_BENCH_LARGE=0
+phase 300x 10 '^BenchmarkRevoke$/db=(sqlite|postgres|mysql)/' OAUTHSTORE_BENCH_LARGE=0
+phase 3x 10 '^BenchmarkRevoke$/db=(ferretdb|mongodb)/' OAUTHSTORE_BENCH_LARGE=0
+
+# 3. Client authentication: bcrypt at cost 10 takes about 50-60 ms per call,
+#    so 5 calls per run; at cost 4 a time.
+phase 5x 10 '^BenchmarkAuthenticateClient$/hasher=default/'
+phase 100ms 10 '^BenchmarkAuthenticateClient$/hasher=fast/'
+
+# 4. Purge: one iteration stores 100k expired tokens (untimed) and purges
+#    them. 6 runs, the fewest benchstat gives a confidence interval for.
+phase 1x 6 '^BenchmarkPurge$'
+
+# 5. Scale: the same lookups and creates at n=1M, for memstore, SQLite and
+#    PostgreSQL. Filling 1M tokens takes about 5 s (memstore), 35 s
+#    (SQLite) and 35 s (PostgreSQL), once per process.
+phase 100ms 10 '^Benchmark(GetByAccess|GetByAccessMiss|GetByRefresh|CreateToken)$/db=(memory|sqlite|postgres)/impl=(memstore|gormstore|gormstore-prepstmt|rawsql|rawsql-prepared)/n=1M/' OAUTHSTORE_BENCH_LARGE=1
+
+# Tables. benchstat compares every column with the first one of its -col
+# order: "vs base" is that ratio, with its p-value.
+bs() {
+	local name=$1
+	shift
+	echo "== $name" >&2
+	"$benchstat" "$@" "$raw" >"$out/$stamp-$name.benchstat" 2>&1 || failed=1
+}
+# memstore against go-oauth2's stores (base) and against fosite's (base).
+peers="/db:memory -/n:1M -.name:Purge"
+bs peers-gooauth2 -filter "$peers" -col '/impl@(gooauth2-buntdb memstore fosite-memory)'
+bs peers-fosite -filter "$peers" -col '/impl@(fosite-memory memstore)'
+# Each store against its floor (base): the hand-written lookup.
+bs floor-sql -filter '.name:GetByAccess' -col '/impl@(rawsql-prepared rawsql gormstore gormstore-prepstmt)'
+bs floor-mongo -filter '.name:GetByAccess' -col '/impl@(findone mongostore)'
+# 1M against 10k (base).
+bs scale -filter '.name:(GetByAccess OR GetByAccessMiss OR GetByRefresh OR CreateToken) /db:(memory OR sqlite OR postgres) /impl:(memstore OR gormstore OR gormstore-prepstmt OR rawsql OR rawsql-prepared)' -col '/n@(10k 1M)'
+# Parallel against serial (base).
+bs modes -col '/mode@(serial parallel)'
+# Client authentication and purge, all units.
+bs clients -filter '.name:AuthenticateClient' -col '/impl'
+bs purge -filter '.name:Purge'
+# Everything, one row per benchmark.
+bs all
+
+ls -l "$out"/"$stamp"* >&2
+if [ "$failed" != 0 ]; then
+	echo "some phases or tables failed; see above" >&2
+	exit 1
+fi

@@ -1,0 +1,174 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/oauthstore/oauthstore/memstore"
+	"github.com/oauthstore/oauthstore/storage"
+)
+
+// A target is one implementation on one database: one value of /db and
+// /impl in the benchmark names.
+type target struct {
+	db, impl string
+	// scale: lookups and creates also run at n=1M when enabled.
+	scale bool
+	// fixture returns the implementation holding tokens 0..n-1 of the
+	// sample's space, built once per test binary.
+	fixture func(tb testing.TB, n int) *fixture
+	// fresh, if set, returns a new such implementation for a round that
+	// adds data (create, revoke, exchange). Otherwise the round uses the
+	// shared fixture and removes what it added with fixture.release.
+	fresh func(tb testing.TB, n int) *fixture
+	// floors are the impl names of the other lookups on the same data
+	// that GetByAccess compares the target with (hand-written floors, and
+	// the target in another configuration); fixture.floors has one
+	// function per name.
+	floors []string
+	// clients returns the target's client store holding benchClients,
+	// their secrets hashed as hs says; nil if the target has none.
+	clients func(tb testing.TB, hs hasherSpec) clientAuth
+	// purger returns a store of the target holding purgeLive live tokens,
+	// for BenchmarkPurge; nil if the target cannot purge.
+	purger func(tb testing.TB) *purgeFixture
+	// purgeRows is how many expired tokens one purge deletes; 0 means
+	// purgeRows.
+	purgeRows int
+}
+
+func (tg *target) sizes() []int {
+	if tg.scale {
+		return sizes()
+	}
+	return []int{small}
+}
+
+// fixture is a filled implementation.
+type fixture struct {
+	impl   tokens
+	sample *sample
+	// release deletes every code and token issued to clientID (ours:
+	// DeleteClient); nil for fixtures that are thrown away instead.
+	release func(ctx context.Context, clientID string) error
+	// floors are the other lookups by access token on the same data, by
+	// impl name.
+	floors map[string]lookup
+}
+
+// lookup is a GetByAccess-like function: it returns the client ID of the
+// stored token or errMiss.
+type lookup func(ctx context.Context, access string) (string, error)
+
+// round returns an implementation for a round that adds data, and the
+// function to call when the round is done.
+func (tg *target) round(tb testing.TB, n int) (*fixture, func(clientID string)) {
+	tb.Helper()
+	if tg.fresh != nil {
+		return tg.fresh(tb, n), func(string) {}
+	}
+	f := tg.fixture(tb, n)
+	return f, func(clientID string) {
+		err := f.release(context.Background(), clientID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			tb.Fatalf("releasing round data: %v", err)
+		}
+	}
+}
+
+// forEach calls f for 0..n-1 from a few goroutines (the stores are safe
+// for concurrent use, and filling is faster so) and returns the first error
+// of each goroutine.
+func forEach(n int, f func(i int) error) error {
+	const workers = 4
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				if err := f(i); err != nil {
+					errs[w] = fmt.Errorf("item %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// fillTokens stores tokens 0..n-1 of space through impl's create.
+func fillTokens(ctx context.Context, impl tokens, space uint32, n int, clientID string) error {
+	return forEach(n, func(i int) error {
+		t := tokenAt(space, uint64(i), clientID)
+		return impl.create(ctx, &t)
+	})
+}
+
+// newFixture fills impl with n tokens of a new space through its create.
+func newFixture(tb testing.TB, impl tokens, n int) *fixture {
+	tb.Helper()
+	space := newSpace()
+	if err := fillTokens(context.Background(), impl, space, n, ""); err != nil {
+		tb.Fatalf("filling %d tokens: %v", n, err)
+	}
+	return &fixture{impl: impl, sample: newSample(space, n)}
+}
+
+// memoryTargets are the in-memory stores: ours and the two peers.
+func memoryTargets() []*target {
+	mem := &target{db: "memory", impl: "memstore", scale: true}
+	mem.fixture = func(tb testing.TB, n int) *fixture {
+		return once(tb, "memstore/"+sizeName(n), func(t testing.TB) *fixture {
+			s := memstore.New()
+			f := newFixture(t, ours{s}, n)
+			f.release = s.DeleteClient
+			return f
+		})
+	}
+	mem.clients = func(tb testing.TB, hs hasherSpec) clientAuth {
+		return once(tb, "memstore/clients/"+hs.name, func(t testing.TB) clientAuth {
+			return newOurClients(t, memstore.New(memstore.WithHasher(hs.h)))
+		})
+	}
+	mem.purger = func(tb testing.TB) *purgeFixture {
+		return newMemPurger(tb)
+	}
+
+	goo := &target{db: "memory", impl: "gooauth2-buntdb"}
+	goo.fixture = func(tb testing.TB, n int) *fixture {
+		return once(tb, "gooauth2/"+sizeName(n), func(t testing.TB) *fixture {
+			return newFixture(t, newGooauth2(), n)
+		})
+	}
+	goo.fresh = func(tb testing.TB, n int) *fixture { return newFixture(tb, newGooauth2(), n) }
+	goo.clients = func(tb testing.TB, hs hasherSpec) clientAuth {
+		return newGooauth2Clients()
+	}
+
+	fos := &target{db: "memory", impl: "fosite-memory"}
+	fos.fixture = func(tb testing.TB, n int) *fixture {
+		return once(tb, "fosite/"+sizeName(n), func(t testing.TB) *fixture {
+			return newFixture(t, newFosite(), n)
+		})
+	}
+	fos.fresh = func(tb testing.TB, n int) *fixture { return newFixture(tb, newFosite(), n) }
+	fos.clients = func(tb testing.TB, hs hasherSpec) clientAuth {
+		return once(tb, "fosite/clients/"+hs.name, func(t testing.TB) clientAuth {
+			return newFositeClients(t, hs)
+		})
+	}
+	return []*target{mem, goo, fos}
+}
+
+// targets lists every target, in the order their columns appear.
+func targets() []*target {
+	var all []*target
+	all = append(all, memoryTargets()...)
+	all = append(all, sqlTargets()...)
+	all = append(all, mongoTargets()...)
+	return all
+}
