@@ -21,7 +21,24 @@ const shardCount = 32
 // store keeps codes and tokens.
 type key [sha256.Size]byte
 
-func digest(credential string) key { return sha256.Sum256([]byte(credential)) }
+// digest hashes credential without allocating for credentials up to 128
+// bytes: converting a longer-than-32-byte string to []byte would escape to
+// the heap on every lookup.
+func digest(credential string) key {
+	if len(credential) <= 128 {
+		var buf [128]byte
+		n := copy(buf[:], credential)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(credential))
+}
+
+// Errors of the lookups that miss, built once: a miss is as frequent as a
+// hit for a server probing random tokens, and should not allocate.
+var (
+	errAccessNotFound  = fmt.Errorf("memstore: get token by access token: %w", storage.ErrNotFound)
+	errRefreshNotFound = fmt.Errorf("memstore: get token by refresh token: %w", storage.ErrNotFound)
+)
 
 type codeRec struct {
 	code models.AuthorizationCode // Code is always empty
@@ -395,7 +412,7 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 	}
 	rec, ok := s.lookupToken(accessToken, false)
 	if !ok {
-		return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		return nil, errAccessNotFound
 	}
 	out := rec.tok
 	out.Revoked = rec.revoked.Load()
@@ -417,7 +434,7 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 	}
 	rec, ok := s.lookupToken(refreshToken, true)
 	if !ok {
-		return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		return nil, errRefreshNotFound
 	}
 	out := rec.tok
 	out.Revoked = rec.revoked.Load()
