@@ -156,9 +156,9 @@ func mongoTargets() []*target {
 		tg.purger = func(tb testing.TB) *purgeFixture {
 			return once(tb, "mongostore/"+mb.db+"/purge", func(t testing.TB) *purgeFixture {
 				s, db := mb.openStore(t)
-				// PurgeExpired is three DeleteMany calls; with no codes
-				// stored the tokens one is nearly all of it, so the whole
-				// call stands for the longest statement (an upper bound).
+				// PurgeExpired reads expired ids and deletes them in
+				// batches, collection by collection; the whole call is
+				// timed, an upper bound of its longest statement.
 				p := &purgeFixture{s: s, wholeCall: true}
 				p.fill = func(ctx context.Context, space uint32, n int, expired bool) error {
 					return insertDocs(ctx, db, n, func(i int) *models.Token { return purgeToken(space, uint64(i), expired) })

@@ -13,8 +13,6 @@ import (
 	"github.com/oauthstore/oauthstore/storage"
 )
 
-const clientColumns = "client_id, secret_hash, grant_types, response_types, redirect_uris, scope, user_id"
-
 // CreateClient implements [storage.ClientStore]. The secret is hashed with
 // the store's hasher before the single INSERT; a taken client ID is
 // reported by the primary key.
@@ -54,7 +52,7 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
-	err = s.exec(ctx, "INSERT INTO "+s.t.clients+" ("+clientColumns+", created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	err = exec(ctx, s.data, s.q.insertClient,
 		n.ClientID, n.SecretHash, grants, responses, uris, n.Scope, n.UserID, ms(storage.Truncate(s.now()))).Error
 	switch {
 	case err == nil:
@@ -75,7 +73,7 @@ func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client,
 }
 
 func (s *Store) getClient(ctx context.Context, op, clientID string) (*models.Client, error) {
-	row := s.with(ctx).Raw("SELECT "+clientColumns+" FROM "+s.t.clients+" WHERE client_id = ?", clientID).Row()
+	row := s.queryRow(ctx, s.q.selectClient, clientID)
 	var (
 		c                       models.Client
 		grants, responses, uris string
@@ -128,13 +126,13 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	// same client the database may pick it as a deadlock victim, in which
 	// case it rolled back entirely and is simply run again.
 	err := retry(ctx, func() error {
-		return s.with(ctx).Transaction(func(tx *gorm.DB) error {
-			for _, table := range []string{s.t.codes, s.t.tokens} {
-				if err := tx.Exec("DELETE FROM "+table+" WHERE client_id = ?", clientID).Error; err != nil {
+		return s.data.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			for _, query := range []string{s.q.deleteClientCodes, s.q.deleteClientTokens} {
+				if err := execOn(ctx, tx, query, clientID).Error; err != nil {
 					return err
 				}
 			}
-			res := tx.Exec("DELETE FROM "+s.t.clients+" WHERE client_id = ?", clientID)
+			res := execOn(ctx, tx, s.q.deleteClient, clientID)
 			deleted = res.RowsAffected
 			return res.Error
 		})

@@ -12,8 +12,6 @@ import (
 	"github.com/oauthstore/oauthstore/storage"
 )
 
-const codeColumns = "client_id, redirect_uri, response_type, scope, auth_time_ms, expires_at_ms, code_challenge, code_challenge_method, nonce, user_id, used"
-
 // CreateAuthorizationCode implements [storage.AuthorizationCodeStore] with
 // one INSERT; the unique index on code_digest rejects a stored code.
 func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
@@ -28,7 +26,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 	if err := checkClientID(op, n.ClientID); err != nil {
 		return err
 	}
-	err = s.exec(ctx, "INSERT INTO "+s.t.codes+" (code_digest, "+codeColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE)",
+	err = exec(ctx, s.data, s.q.insertCode,
 		secret.Digest(n.Code), n.ClientID, n.RedirectURI, n.ResponseType, n.Scope,
 		ms(n.AuthTime), ms(n.ExpiresAt()), n.CodeChallenge, string(n.CodeChallengeMethod), n.Nonce, n.UserID).Error
 	switch {
@@ -44,7 +42,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 // readCode reads the code with that digest in one lookup of the unique
 // code_digest index; ok is false if there is none.
 func (s *Store) readCode(ctx context.Context, code string) (c *models.AuthorizationCode, used, ok bool, err error) {
-	row := s.with(ctx).Raw("SELECT "+codeColumns+" FROM "+s.t.codes+" WHERE code_digest = ?", secret.Digest(code)).Row()
+	row := s.queryRow(ctx, s.q.selectCode, secret.Digest(code))
 	var (
 		r             models.AuthorizationCode
 		method        string
@@ -101,7 +99,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 	// A loser normally learns why from the row. If the row it reads is
 	// live, it was created after the UPDATE ran: try again.
 	for range 3 {
-		res := s.exec(ctx, "UPDATE "+s.t.codes+" SET used = TRUE, used_at_ms = ? WHERE code_digest = ? AND used = FALSE AND expires_at_ms >= ?",
+		res := exec(ctx, s.data, s.q.consumeCode,
 			ms(storage.Truncate(now)), digest, ceilMS(now))
 		if res.Error != nil {
 			return nil, dbError(op, res.Error)
@@ -132,7 +130,7 @@ func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
-	res := s.exec(ctx, "DELETE FROM "+s.t.codes+" WHERE code_digest = ?", secret.Digest(code))
+	res := exec(ctx, s.data, s.q.deleteCode, secret.Digest(code))
 	if res.Error != nil {
 		return dbError(op, res.Error)
 	}

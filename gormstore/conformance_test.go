@@ -62,6 +62,7 @@ func TestConformanceSQLite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
+		closeOnCleanup(t, s)
 		return sqliteDumpStore{s, path}
 	})
 }
@@ -82,6 +83,7 @@ func conformanceOnShared(t *testing.T, db *gorm.DB) {
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
+		closeOnCleanup(t, s) // runs after dropTables: cleanups run last-in first-out
 		t.Cleanup(func() { dropTables(t, db, s) })
 		return tableDumpStore{s}
 	})

@@ -18,6 +18,16 @@
 // with gorm.io/driver/sqlite. PostgreSQL and MySQL need no DSN parameter:
 // instants are stored as integers.
 //
+// # Prepared statements
+//
+// The store prepares its data statements once per connection and reuses
+// them, on a session of its own (the caller's DB is not switched to
+// PrepareStmt); migrations never use them. [Store.Close] releases them
+// (it does not close the caller's DB). Behind a connection pooler in
+// transaction or statement mode (PgBouncer, pgcat), where a statement
+// prepared on one server connection is missing on the next, pass
+// [WithoutPreparedStatements].
+//
 // # Schema
 //
 // Four tables, named with the prefix ([DefaultTablePrefix] by default):

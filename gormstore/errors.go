@@ -74,12 +74,12 @@ func retry(ctx context.Context, f func() error) error {
 	}
 }
 
-// exec runs one writing statement in its own transaction, with [retry],
-// and returns its result.
-func (s *Store) exec(ctx context.Context, sql string, args ...any) *gorm.DB {
+// exec runs one of the store's fixed writing statements (see [queries]) on
+// db, in its own transaction, with [retry], and returns its result.
+func exec(ctx context.Context, db *gorm.DB, query string, args ...any) *gorm.DB {
 	var res *gorm.DB
 	_ = retry(ctx, func() error {
-		res = s.with(ctx).Exec(sql, args...)
+		res = execOn(ctx, db, query, args...)
 		return res.Error
 	})
 	return res

@@ -41,6 +41,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer store.Close() // releases its prepared statements, not db
 
 	err = store.CreateClient(ctx, &models.Client{
 		ClientID:     "photo-app",
@@ -101,6 +102,7 @@ func ExampleStore_StartPurger() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer store.Close() // after purger.Stop: deferred calls run in reverse order
 
 	// Purge expired codes and tokens every ten minutes until shutdown.
 	purger := store.StartPurger(10*time.Minute, func(err error) {

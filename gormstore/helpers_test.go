@@ -66,7 +66,17 @@ func newStore(t testing.TB, db *gorm.DB, clock *testClock, opts ...Option) *Stor
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	closeOnCleanup(t, s)
 	return s
+}
+
+// closeOnCleanup closes s's prepared statements when the test ends.
+func closeOnCleanup(t testing.TB, s *Store) {
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 }
 
 // countRows returns the number of rows of table.

@@ -290,7 +290,12 @@ func TestConcurrentNew(t *testing.T) {
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			wg.Go(func() { _, errs[i] = New(t.Context(), db, WithHasher(secret.Fast())) })
+			wg.Go(func() {
+				var s *Store
+				if s, errs[i] = New(t.Context(), db, WithHasher(secret.Fast())); s != nil {
+					closeOnCleanup(t, s)
+				}
+			})
 		}
 		wg.Wait()
 		for _, err := range errs {

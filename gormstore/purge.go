@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"gorm.io/gorm"
+
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -29,15 +31,12 @@ func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 	}
 	cutoff := ceilMS(s.now())
 	var total int64
-	for _, target := range []struct{ table, column string }{
-		{s.t.codes, "expires_at_ms"},
-		{s.t.tokens, "purge_at_ms"},
-	} {
+	for i, target := range purgeTargets(s.t) {
 		for {
 			if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
 				return total, err
 			}
-			n, more, err := s.purgeBatch(ctx, target.table, target.column, cutoff)
+			n, more, err := s.purgeBatch(ctx, i, target, cutoff)
 			total += n
 			if err != nil {
 				return total, dbError(op, err)
@@ -50,16 +49,17 @@ func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 	return total, nil
 }
 
-// purgeBatch deletes at most s.batch rows of table whose column is before
-// cutoff. It returns how many it deleted and whether a full batch was
-// found, so that there may be more.
-func (s *Store) purgeBatch(ctx context.Context, table, column string, cutoff int64) (deleted int64, more bool, err error) {
-	db := s.with(ctx)
+// purgeBatch deletes at most s.batch rows of target i (of [purgeTargets])
+// whose expiry column is before cutoff. It returns how many it deleted and
+// whether a full batch was found, so that there may be more. Purges run on
+// the unprepared session: they are rare, and the MySQL DELETE has a
+// varying number of placeholders.
+func (s *Store) purgeBatch(ctx context.Context, i int, target purgeTarget, cutoff int64) (deleted int64, more bool, err error) {
 	if s.dialect != mysqlDialect {
-		res := s.exec(ctx, fmt.Sprintf("DELETE FROM %[1]s WHERE id IN (SELECT id FROM %[1]s WHERE %[2]s < ? LIMIT %[3]d)", table, column, s.batch), cutoff)
+		res := exec(ctx, s.db, s.q.purge[i], cutoff)
 		return res.RowsAffected, res.RowsAffected == int64(s.batch), res.Error
 	}
-	rows, err := db.Raw(fmt.Sprintf("SELECT id FROM %s WHERE %s < ? LIMIT %d", table, column, s.batch), cutoff).Rows()
+	rows, err := statement(ctx, s.db, s.q.purge[i], []any{cutoff}).Rows()
 	if err != nil {
 		return 0, false, err
 	}
@@ -69,7 +69,12 @@ func (s *Store) purgeBatch(ctx context.Context, table, column string, cutoff int
 	}
 	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
 	// The expiry is checked again: a row may have changed in between.
-	res := s.exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE id IN (%s) AND %s < ?", table, placeholders, column), append(ids, cutoff)...)
+	del := fmt.Sprintf("DELETE FROM %s WHERE id IN (%s) AND %s < ?", target.table, placeholders, target.column)
+	var res *gorm.DB
+	_ = retry(ctx, func() error {
+		res = s.with(ctx).Exec(del, append(ids, cutoff)...)
+		return res.Error
+	})
 	if res.Error != nil {
 		return 0, false, res.Error
 	}

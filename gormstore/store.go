@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"regexp"
@@ -31,8 +32,14 @@ const MaxClientIDLen = 255
 // is safe for concurrent use; its methods are atomic on their own, and the
 // database, not the process, arbitrates between concurrent callers, so
 // several processes may share one database.
+//
+// By default its data statements are prepared once and reused (see
+// [WithoutPreparedStatements]); [Store.Close] releases them.
 type Store struct {
-	db      *gorm.DB // a session of the caller's DB; never mutated
+	db      *gorm.DB  // a session of the caller's DB, unprepared: schema work; never mutated
+	data    *gorm.DB  // the session of the data statements: db on a stmtPool, or db itself
+	pool    *stmtPool // the prepared statements of data; nil without them
+	q       queries
 	dialect dialect
 	clock   func() time.Time
 	hasher  secret.Hasher
@@ -52,6 +59,7 @@ type options struct {
 	prefix  string
 	batch   int
 	migrate bool
+	prepare bool
 }
 
 // WithClock sets the clock every expiry decision uses (default time.Now).
@@ -78,6 +86,18 @@ func WithoutMigrate() Option { return func(o *options) { o.migrate = false } }
 // positive.
 func WithPurgeBatchSize(n int) Option { return func(o *options) { o.batch = n } }
 
+// WithoutPreparedStatements makes the store send every statement
+// unprepared, as gorm does by default. By default the store prepares each
+// of its data statements (lookups, creates, updates, deletes) once per
+// connection and reuses it, which saves the database parsing and planning
+// it again, and, on MySQL/MariaDB without interpolateParams, two of the
+// three round trips of every statement. Turn it off behind a connection
+// pooler that hands each transaction or statement to any server connection
+// (PgBouncer or pgcat in transaction or statement mode, ProxySQL with
+// multiplexing): a statement prepared on one server connection does not
+// exist on the next. Migrations never use prepared statements.
+func WithoutPreparedStatements() Option { return func(o *options) { o.prepare = false } }
+
 var prefixRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,31})?$`)
 
 // New returns a store on db, creating or upgrading its schema to
@@ -96,7 +116,7 @@ func New(ctx context.Context, db *gorm.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("gormstore: new: nil *gorm.DB")
 	}
-	o := options{clock: time.Now, hasher: secret.Default(), prefix: DefaultTablePrefix, batch: DefaultPurgeBatchSize, migrate: true}
+	o := options{clock: time.Now, hasher: secret.Default(), prefix: DefaultTablePrefix, batch: DefaultPurgeBatchSize, migrate: true, prepare: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -116,31 +136,82 @@ func New(ctx context.Context, db *gorm.DB, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	t := tablesFor(o.prefix)
 	s := &Store{
 		// NewDB drops any conditions the caller's DB carries; Session
 		// copies its Config, so nothing the store does reaches the caller.
 		db:      db.Session(&gorm.Session{NewDB: true}),
+		q:       queriesFor(d, t, o.batch),
 		dialect: d,
 		clock:   o.clock,
 		hasher:  o.hasher,
 		prefix:  o.prefix,
 		batch:   o.batch,
-		t:       tablesFor(o.prefix),
+		t:       t,
+	}
+	s.data = s.db
+	if o.prepare {
+		s.data, s.pool = preparedSession(s.db)
 	}
 	if o.migrate {
 		if err := s.Migrate(ctx); err != nil {
 			return nil, err
 		}
-		return s, nil
+	} else {
+		v, err := s.InstalledSchemaVersion(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if v != SchemaVersion {
+			return nil, fmt.Errorf("gormstore: new: schema version %d, want %d (migration disabled): %w", v, SchemaVersion, ErrSchemaVersion)
+		}
 	}
-	v, err := s.InstalledSchemaVersion(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if v != SchemaVersion {
-		return nil, fmt.Errorf("gormstore: new: schema version %d, want %d (migration disabled): %w", v, SchemaVersion, ErrSchemaVersion)
+	if s.pool != nil {
+		// Once the tables exist: transactions use only statements
+		// prepared beforehand.
+		s.pool.prepareAll(ctx, s.q.data())
 	}
 	return s, nil
+}
+
+// preparedSession returns a session of base whose statements run through
+// a [stmtPool] of its own, and that pool. The caller's DB, base, and the
+// prepared-statement cache gorm keeps for PrepareStmt sessions are left
+// alone. If base's pool is not a *sql.DB (base is inside a transaction, or
+// on a custom gorm.ConnPool), it returns base and nil: nothing is prepared.
+func preparedSession(base *gorm.DB) (*gorm.DB, *stmtPool) {
+	conn := base.Statement.ConnPool
+	if p, ok := conn.(*gorm.PreparedStmtDB); ok {
+		// A PrepareStmt DB or session: use its *sql.DB, not its cache.
+		conn = p.ConnPool
+	}
+	sqlDB, ok := conn.(*sql.DB)
+	if !ok || sqlDB == nil {
+		return base, nil
+	}
+	pool := newStmtPool(sqlDB)
+	// A Context makes Session clone the Statement, so that setting its
+	// ConnPool changes this session only; Config is copied by Session.
+	data := base.Session(&gorm.Session{NewDB: true, Context: context.Background()})
+	data.Statement.ConnPool = pool
+	data.Config.ConnPool = pool
+	return data, pool
+}
+
+// Close releases the store's prepared statements (see
+// [WithoutPreparedStatements]), once the statements under way have run.
+// It does not close the caller's *gorm.DB or its connections, nor stop a
+// [Purger] (stop purgers first). The store remains usable after Close,
+// without prepared statements. Close is idempotent and safe for concurrent
+// use.
+func (s *Store) Close() error {
+	if s.pool == nil {
+		return nil
+	}
+	if err := s.pool.close(); err != nil {
+		return dbError("closing prepared statements", err)
+	}
+	return nil
 }
 
 // tables holds the prefixed table names.
@@ -182,7 +253,7 @@ func dialectOf(db *gorm.DB) (dialect, error) {
 	}
 }
 
-// with returns the store's session bound to ctx.
+// with returns the store's unprepared session bound to ctx.
 func (s *Store) with(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
 
 // now returns the store clock's current instant.

@@ -165,6 +165,7 @@ func TestCallerDBUntouched(t *testing.T) {
 		beforeStmt := caller.Statement
 		beforeTable := caller.Statement.Table
 		beforeClauses := len(caller.Statement.Clauses)
+		beforePool, beforeConfigPool := caller.Statement.ConnPool, caller.Config.ConnPool
 
 		s := newStore(t, caller, newTestClock())
 		if err := s.CreateToken(ctx, token("acc", "ref")); err != nil {
@@ -183,6 +184,9 @@ func TestCallerDBUntouched(t *testing.T) {
 		}
 		if caller.Statement != beforeStmt || caller.Statement.Table != beforeTable || len(caller.Statement.Clauses) != beforeClauses {
 			t.Fatal("the caller's statement changed")
+		}
+		if caller.Statement.ConnPool != beforePool || caller.Config.ConnPool != beforeConfigPool || base.Config.PrepareStmt || caller.Config.PrepareStmt {
+			t.Fatal("the caller's connection pool changed")
 		}
 		if base.Config.TranslateError {
 			t.Fatal("TranslateError was turned on in the caller's config")
@@ -270,8 +274,10 @@ func TestNewOptions(t *testing.T) {
 	if db.Migrator().HasTable(DefaultTablePrefix + "tokens") {
 		t.Error("a failed New created tables")
 	}
-	if _, err := New(ctx, db, WithTablePrefix(""), WithHasher(secret.Fast())); err != nil {
+	if s, err := New(ctx, db, WithTablePrefix(""), WithHasher(secret.Fast())); err != nil {
 		t.Errorf("empty prefix: %v", err)
+	} else {
+		closeOnCleanup(t, s)
 	}
 }
 

@@ -12,8 +12,6 @@ import (
 	"github.com/oauthstore/oauthstore/storage"
 )
 
-const tokenColumns = "client_id, scope, token_type, user_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked"
-
 // CreateToken implements [storage.TokenStore] with one INSERT, so the
 // unique indexes on access_digest and refresh_digest reject the whole row
 // if either credential is taken: nothing is written.
@@ -37,7 +35,7 @@ func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 		refreshDigest = sql.NullString{String: secret.Digest(n.RefreshToken), Valid: true}
 		refreshExpMS = sql.NullInt64{Int64: ms(n.RefreshTokenExpiresAt()), Valid: true}
 	}
-	err = s.exec(ctx, "INSERT INTO "+s.t.tokens+" (access_digest, refresh_digest, "+tokenColumns+", purge_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?)",
+	err = exec(ctx, s.data, s.q.insertToken,
 		secret.Digest(n.AccessToken), refreshDigest, n.ClientID, n.Scope, n.TokenType, n.UserID,
 		ms(n.IssuedAt), ms(n.ExpiresAt()), refreshExpMS, ms(storage.PurgeAt(&n))).Error
 	switch {
@@ -50,11 +48,11 @@ func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	}
 }
 
-// readToken reads the token whose column (access_digest or refresh_digest)
-// holds the credential's digest, in one lookup of that column's unique
+// readToken reads the token whose digest query (s.q.tokenByAccess or
+// s.q.tokenByRefresh) looks up, in one lookup of that column's unique
 // index; ok is false if there is none. Both credentials are left empty.
-func (s *Store) readToken(ctx context.Context, column, credential string) (t *models.Token, ok bool, err error) {
-	row := s.with(ctx).Raw("SELECT "+tokenColumns+" FROM "+s.t.tokens+" WHERE "+column+" = ?", secret.Digest(credential)).Row()
+func (s *Store) readToken(ctx context.Context, query, credential string) (t *models.Token, ok bool, err error) {
+	row := s.queryRow(ctx, query, secret.Digest(credential))
 	var (
 		r               models.Token
 		issuedMS, expMS int64
@@ -82,7 +80,7 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 		return nil, err
 	}
 	now := s.now()
-	t, ok, err := s.readToken(ctx, "access_digest", accessToken)
+	t, ok, err := s.readToken(ctx, s.q.tokenByAccess, accessToken)
 	if err != nil {
 		return nil, dbError(op, err)
 	}
@@ -106,7 +104,7 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 		return nil, notFound(op)
 	}
 	now := s.now()
-	t, ok, err := s.readToken(ctx, "refresh_digest", refreshToken)
+	t, ok, err := s.readToken(ctx, s.q.tokenByRefresh, refreshToken)
 	if err != nil {
 		return nil, dbError(op, err)
 	}
@@ -134,7 +132,7 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 		return notFound(op)
 	}
 	d := secret.Digest(token)
-	res := s.exec(ctx, "UPDATE "+s.t.tokens+" SET revoked = TRUE, revoked_at_ms = ? WHERE (access_digest = ? OR refresh_digest = ?) AND revoked = FALSE",
+	res := exec(ctx, s.data, s.q.revokeToken,
 		ms(storage.Truncate(s.now())), d, d)
 	if res.Error != nil {
 		return dbError(op, res.Error)
@@ -143,7 +141,7 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 		return nil
 	}
 	var n int64
-	if err := s.with(ctx).Raw("SELECT COUNT(*) FROM "+s.t.tokens+" WHERE access_digest = ? OR refresh_digest = ?", d, d).Row().Scan(&n); err != nil {
+	if err := s.queryRow(ctx, s.q.hasToken, d, d).Scan(&n); err != nil {
 		return dbError(op, err)
 	}
 	if n == 0 {

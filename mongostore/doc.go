@@ -82,8 +82,13 @@
 //
 // [Store.PurgeExpired] deletes, by the store's clock, codes (and markers)
 // whose expiry is past and tokens whose access and refresh lifetimes have
-// both ended ([storage.PurgeAt]), with one DeleteMany per collection on an
-// indexed date field.
+// both ended ([storage.PurgeAt]). It works in bounded batches
+// ([WithPurgeBatchSize], [DefaultPurgeBatchSize] documents): it reads the
+// _ids of expired documents (a query on the indexed date field), sorts
+// them, and deletes each batch with a DeleteMany on its _ids and the expiry
+// again, so no statement removes more than a batch or holds its locks for
+// long, and a document changed since it was read is not deleted. ctx is
+// checked between batches.
 //
 // On MongoDB, New also makes those indexes TTL indexes, so the server
 // deletes expired documents by itself, a grace period ([WithTTLGrace],
@@ -94,7 +99,10 @@
 // with the store's. Servers that answer NotImplemented for TTL indexes
 // (FerretDB) get plain indexes instead: New goes on, calls the
 // [WithTTLUnsupported] function, [Store.TTLEnabled] reports false, and
-// PurgeExpired must be called periodically.
+// PurgeExpired must be called periodically. FerretDB scans the whole
+// collection for every delete, so there each batch costs a scan (and its
+// SQLite handler fails on a single delete of more than 32,766 documents,
+// which the batches avoid).
 //
 // # What the store needs from the server
 //

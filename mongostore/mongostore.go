@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -33,6 +35,10 @@ const (
 // a document unless [WithTTLGrace] says otherwise.
 const DefaultTTLGrace = time.Hour
 
+// DefaultPurgeBatchSize is how many documents [Store.PurgeExpired] deletes
+// per statement unless [WithPurgeBatchSize] says otherwise.
+const DefaultPurgeBatchSize = 1000
+
 // flagTimeout bounds the best-effort write that flags a consumed code
 // document after its used-marker was inserted; see [Store.ConsumeAuthorizationCode].
 const flagTimeout = 10 * time.Second
@@ -48,6 +54,7 @@ type Store struct {
 
 	onTTLUnsupported func(error)
 	ttl              bool
+	purgeBatch       int
 
 	clients, codes, uses, tokens *mongo.Collection
 }
@@ -97,6 +104,17 @@ func WithTTLGrace(d time.Duration) Option {
 	return func(s *Store) { s.grace = d }
 }
 
+// WithPurgeBatchSize sets how many documents one delete statement of
+// [Store.PurgeExpired] may remove: [DefaultPurgeBatchSize] by default. A
+// large backlog of expired documents is thus deleted in many short
+// statements, none of which holds its locks for long or exceeds a server's
+// limits (FerretDB's SQLite handler fails on a delete of more than 32,766
+// documents; keep n well below that there). n <= 0 makes [New] fail with
+// [storage.ErrInvalid].
+func WithPurgeBatchSize(n int) Option {
+	return func(s *Store) { s.purgeBatch = n }
+}
+
 // WithTTLUnsupported sets a function [New] calls, with the server's answer,
 // when the server refuses TTL indexes (FerretDB answers NotImplemented). The
 // store then creates plain indexes on the expiry instants instead, and only
@@ -120,12 +138,18 @@ func New(ctx context.Context, db *mongo.Database, opts ...Option) (*Store, error
 	if db == nil {
 		return nil, fmt.Errorf("%s: nil database: %w", op, storage.ErrInvalid)
 	}
-	s := &Store{now: time.Now, hasher: secret.Default(), prefix: DefaultCollectionPrefix, grace: DefaultTTLGrace}
+	s := &Store{
+		now: time.Now, hasher: secret.Default(), prefix: DefaultCollectionPrefix,
+		grace: DefaultTTLGrace, purgeBatch: DefaultPurgeBatchSize,
+	}
 	for _, o := range opts {
 		o(s)
 	}
 	if s.grace < 0 {
 		return nil, fmt.Errorf("%s: negative TTL grace period %v: %w", op, s.grace, storage.ErrInvalid)
+	}
+	if s.purgeBatch <= 0 {
+		return nil, fmt.Errorf("%s: purge batch size %d: %w", op, s.purgeBatch, storage.ErrInvalid)
 	}
 	// Every decision reads what the previous write left: reads go to the
 	// primary, whatever the database's own read preference.
@@ -767,28 +791,120 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 }
 
-// PurgeExpired implements [storage.Storage] with one DeleteMany per
-// collection, by the store's clock: codes and their used-markers whose
-// expiry is before now, tokens whose purge instant ([storage.PurgeAt]) is.
-// The count covers codes and tokens; markers are part of their code.
+// PurgeExpired implements [storage.Storage], by the store's clock: it
+// deletes codes and their used-markers whose expiry is before now, and
+// tokens whose purge instant ([storage.PurgeAt]) is. The count covers codes
+// and tokens; markers are part of their code.
+//
+// Each collection is purged in batches of at most [WithPurgeBatchSize]
+// documents: the _ids of expired documents are read, then deleted a batch
+// at a time by _id, with the expiry checked again so that a document
+// changed in between (a code deleted and created again) is kept. ctx is
+// checked between batches; on an error the count is what was deleted
+// until then.
 func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 	const op = "mongostore: purge expired"
 	if err := storage.CtxErr(ctx, op); err != nil {
 		return 0, err
 	}
 	cut := before(s.now())
-	codes, err := s.codes.DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: cut}}}})
+	codes, err := s.purge(ctx, s.codes, "expires_at", cut)
 	if err != nil {
-		return 0, fmt.Errorf("%s: codes: %w", op, err)
+		return codes, fmt.Errorf("%s: codes: %w", op, err)
 	}
 	// Markers go after their codes: a code whose marker is gone but whose
 	// used flag is missing is expired, so it still cannot be consumed.
-	if _, err := s.uses.DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: cut}}}}); err != nil {
-		return codes.DeletedCount, fmt.Errorf("%s: used-markers: %w", op, err)
+	if _, err := s.purge(ctx, s.uses, "expires_at", cut); err != nil {
+		return codes, fmt.Errorf("%s: used-markers: %w", op, err)
 	}
-	tokens, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "purge_at", Value: bson.D{{Key: "$lt", Value: cut}}}})
+	tokens, err := s.purge(ctx, s.tokens, "purge_at", cut)
 	if err != nil {
-		return codes.DeletedCount, fmt.Errorf("%s: tokens: %w", op, err)
+		return codes + tokens, fmt.Errorf("%s: tokens: %w", op, err)
 	}
-	return codes.DeletedCount + tokens.DeletedCount, nil
+	return codes + tokens, nil
+}
+
+// [Store.purge] reads the _ids of up to purgeRound batches with one find,
+// but no more than purgeRoundMax _ids unless one batch is larger.
+const (
+	purgeRound    = 64
+	purgeRoundMax = 1 << 16
+)
+
+// purge deletes the documents of c whose field is before cut, at most
+// s.purgeBatch per DeleteMany, and returns how many it deleted.
+//
+// Each round finds the _ids of up to purgeRound batches of expired
+// documents (purgeRoundMax at most, or one batch), with one query on the
+// expiry index where the server has one, sorts them and deletes them a batch at a time, with the expiry again and
+// both the batch's _id range and its _id list: the list bounds what one
+// statement removes, and the range lets servers that evaluate filters in
+// memory (FerretDB, whose $in is a linear search) skip every other
+// document cheaply. Rounds go on until a find comes back short.
+func (s *Store) purge(ctx context.Context, c *mongo.Collection, field string, cut bson.DateTime) (int64, error) {
+	expired := bson.E{Key: field, Value: bson.D{{Key: "$lt", Value: cut}}}
+	round := min(max(s.purgeBatch, min(s.purgeBatch, purgeRoundMax/purgeRound)*purgeRound), math.MaxInt32)
+	find := options.Find().
+		SetProjection(bson.D{{Key: "_id", Value: 1}}).
+		SetLimit(int64(round)).
+		SetBatchSize(int32(round))
+	var deleted int64
+	for {
+		cur, err := c.Find(ctx, bson.D{expired}, find)
+		if err != nil {
+			return deleted, err
+		}
+		var ids []bson.RawValue
+		for cur.Next(ctx) {
+			id, err := cur.Current.LookupErr("_id")
+			if err != nil {
+				_ = cur.Close(ctx)
+				return deleted, err
+			}
+			ids = append(ids, id)
+		}
+		err = cur.Err()
+		_ = cur.Close(ctx)
+		if err != nil {
+			return deleted, err
+		}
+		// The store's _ids are all strings; sorted, a batch is a range.
+		ranged := true
+		for _, id := range ids {
+			if id.Type != bson.TypeString {
+				ranged = false
+				break
+			}
+		}
+		if ranged {
+			slices.SortFunc(ids, func(a, b bson.RawValue) int { return strings.Compare(a.StringValue(), b.StringValue()) })
+		}
+		for start := 0; start < len(ids); start += s.purgeBatch {
+			if err := ctx.Err(); err != nil {
+				return deleted, err
+			}
+			batch := ids[start:min(start+s.purgeBatch, len(ids))]
+			byID := bson.D{}
+			if ranged {
+				byID = append(byID,
+					bson.E{Key: "$gte", Value: batch[0]},
+					bson.E{Key: "$lte", Value: batch[len(batch)-1]})
+			}
+			byID = append(byID, bson.E{Key: "$in", Value: batch})
+			// The expiry again, first: a document changed since the find
+			// (a code deleted and created again with the same value) is
+			// not deleted, and live documents are ruled out cheaply.
+			res, err := c.DeleteMany(ctx, bson.D{expired, {Key: "_id", Value: byID}})
+			if err != nil {
+				return deleted, err
+			}
+			deleted += res.DeletedCount
+		}
+		if len(ids) < round {
+			return deleted, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return deleted, err
+		}
+	}
 }

@@ -133,7 +133,8 @@ func openGorm(ctx context.Context, d gorm.Dialector, o Options) (storage.Storage
 		_ = sqlDB.Close()
 		return nil, nil, err
 	}
-	return s, sqlDB.Close, nil
+	// The store's prepared statements first, then the connections.
+	return s, func() error { return errors.Join(s.Close(), sqlDB.Close()) }, nil
 }
 
 func openMongo(ctx context.Context, dsn string, o Options) (storage.Storage, func() error, error) {

@@ -1,0 +1,125 @@
+package gormstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+const (
+	clientColumns = "client_id, secret_hash, grant_types, response_types, redirect_uris, scope, user_id"
+	codeColumns   = "client_id, redirect_uri, response_type, scope, auth_time_ms, expires_at_ms, code_challenge, code_challenge_method, nonce, user_id, used"
+	tokenColumns  = "client_id, scope, token_type, user_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked"
+)
+
+// queries holds every fixed statement of the store, built once by [New]
+// for its table prefix and dialect, with the dialect's placeholders (? or
+// $n): the statements the prepared session keeps, and a lookup that
+// builds no SQL.
+type queries struct {
+	insertClient, selectClient                                        string
+	deleteClientCodes, deleteClientTokens, deleteClient               string
+	insertCode, selectCode, consumeCode, deleteCode                   string
+	insertToken, tokenByAccess, tokenByRefresh, revokeToken, hasToken string
+	// Purge, one per target table (codes, tokens): the batch DELETE on
+	// SQLite and PostgreSQL, the SELECT of a batch of ids on MySQL.
+	purge [2]string
+}
+
+func queriesFor(d dialect, t tables, batch int) queries {
+	b := func(q string) string { return bindVars(d, q) }
+	q := queries{
+		insertClient:       b("INSERT INTO " + t.clients + " (" + clientColumns + ", created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+		selectClient:       b("SELECT " + clientColumns + " FROM " + t.clients + " WHERE client_id = ?"),
+		deleteClientCodes:  b("DELETE FROM " + t.codes + " WHERE client_id = ?"),
+		deleteClientTokens: b("DELETE FROM " + t.tokens + " WHERE client_id = ?"),
+		deleteClient:       b("DELETE FROM " + t.clients + " WHERE client_id = ?"),
+
+		insertCode:  b("INSERT INTO " + t.codes + " (code_digest, " + codeColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE)"),
+		selectCode:  b("SELECT " + codeColumns + " FROM " + t.codes + " WHERE code_digest = ?"),
+		consumeCode: b("UPDATE " + t.codes + " SET used = TRUE, used_at_ms = ? WHERE code_digest = ? AND used = FALSE AND expires_at_ms >= ?"),
+		deleteCode:  b("DELETE FROM " + t.codes + " WHERE code_digest = ?"),
+
+		insertToken:    b("INSERT INTO " + t.tokens + " (access_digest, refresh_digest, " + tokenColumns + ", purge_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?)"),
+		tokenByAccess:  b("SELECT " + tokenColumns + " FROM " + t.tokens + " WHERE access_digest = ?"),
+		tokenByRefresh: b("SELECT " + tokenColumns + " FROM " + t.tokens + " WHERE refresh_digest = ?"),
+		revokeToken:    b("UPDATE " + t.tokens + " SET revoked = TRUE, revoked_at_ms = ? WHERE (access_digest = ? OR refresh_digest = ?) AND revoked = FALSE"),
+		hasToken:       b("SELECT COUNT(*) FROM " + t.tokens + " WHERE access_digest = ? OR refresh_digest = ?"),
+	}
+	for i, target := range purgeTargets(t) {
+		if d == mysqlDialect {
+			q.purge[i] = fmt.Sprintf("SELECT id FROM %s WHERE %s < ? LIMIT %d", target.table, target.column, batch)
+		} else {
+			q.purge[i] = b(fmt.Sprintf("DELETE FROM %[1]s WHERE id IN (SELECT id FROM %[1]s WHERE %[2]s < ? LIMIT %[3]d)", target.table, target.column, batch))
+		}
+	}
+	return q
+}
+
+// data returns every fixed data statement: those the prepared session
+// keeps.
+func (q *queries) data() []string {
+	return []string{
+		q.insertClient, q.selectClient, q.deleteClientCodes, q.deleteClientTokens, q.deleteClient,
+		q.insertCode, q.selectCode, q.consumeCode, q.deleteCode,
+		q.insertToken, q.tokenByAccess, q.tokenByRefresh, q.revokeToken, q.hasToken,
+	}
+}
+
+// purgeTarget is a table PurgeExpired deletes from and its indexed expiry
+// column.
+type purgeTarget struct{ table, column string }
+
+func purgeTargets(t tables) [2]purgeTarget {
+	return [2]purgeTarget{{t.codes, "expires_at_ms"}, {t.tokens, "purge_at_ms"}}
+}
+
+// bindVars writes q's ? placeholders as the dialect wants them: $1, $2...
+// on PostgreSQL, as gorm's postgres dialector binds them. The store's
+// statements have no ? inside literals.
+func bindVars(d dialect, q string) string {
+	if d != postgresDialect {
+		return q
+	}
+	var out strings.Builder
+	n := 0
+	for i := range len(q) {
+		if q[i] != '?' {
+			out.WriteByte(q[i])
+			continue
+		}
+		n++
+		out.WriteByte('$')
+		out.WriteString(strconv.Itoa(n))
+	}
+	return out.String()
+}
+
+// statement returns a new statement of the session db for query, already
+// in the dialect's placeholder form, and its arguments. It is what db.Raw
+// and db.Exec build, without parsing query byte by byte on every call: the
+// statement still goes through db's callbacks and logger.
+func statement(ctx context.Context, db *gorm.DB, query string, args []any) *gorm.DB {
+	tx := db.Raw("") // a new statement of the session; an empty text costs nothing to build
+	tx.Statement.Context = ctx
+	tx.Statement.SQL.WriteString(query)
+	tx.Statement.Vars = args
+	return tx
+}
+
+// queryRow runs one of the store's fixed queries on its data session.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return statement(ctx, s.data, query, args).Row()
+}
+
+// execOn runs one of the store's fixed writing statements on db (the data
+// session or a transaction of it), through db's Raw callbacks as db.Exec
+// does.
+func execOn(ctx context.Context, db *gorm.DB, query string, args ...any) *gorm.DB {
+	tx := statement(ctx, db, query, args)
+	return tx.Callback().Raw().Execute(tx)
+}
