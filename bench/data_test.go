@@ -19,9 +19,12 @@ var issued = time.Now().UTC().Truncate(time.Millisecond)
 const (
 	accessTTL  = 24 * time.Hour
 	refreshTTL = 30 * 24 * time.Hour
-	codeTTL    = 10 * time.Minute
-	scope      = "openid profile email"
-	redirect   = "https://client.example.com/callback"
+	// codeTTL is far longer than a real code's minutes because every code
+	// is issued at the start of the binary and a full run lasts longer
+	// than ten minutes: a shorter one would expire codes mid-run.
+	codeTTL  = 6 * time.Hour
+	scope    = "openid profile email"
+	redirect = "https://client.example.com/callback"
 	// challenge is an S256 PKCE challenge (RFC 7636 appendix B).
 	challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGF0jvE7c"
 )

@@ -149,7 +149,9 @@ func memoryTargets() []*target {
 		return newGooauth2Clients()
 	}
 
-	fos := &target{db: "memory", impl: "fosite-memory"}
+	// fosite also runs at n=1M: its plain map shows what memory alone costs
+	// at that size, next to memstore.
+	fos := &target{db: "memory", impl: "fosite-memory", scale: true}
 	fos.fixture = func(tb testing.TB, n int) *fixture {
 		return once(tb, "fosite/"+sizeName(n), func(t testing.TB) *fixture {
 			return newFixture(t, newFosite(), n)
