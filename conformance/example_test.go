@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,11 +11,11 @@ import (
 	"github.com/oauthstore/oauthstore/storage"
 )
 
-// A backend runs the suite from one of its own tests. Here the backend is
-// memstore; a database backend would open a fresh database, schema or table
+// A backend runs the suite from one of its own tests, TestConformance in
+// mystore/mystore_test.go. Here the backend is memstore, and the test runs
+// in place. A database backend would open a fresh database, schema or table
 // prefix in NewStore and drop it in t.Cleanup.
 func ExampleRun() {
-	// In mystore/mystore_test.go:
 	TestConformance := func(t *testing.T) {
 		conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
 			// An empty store of its own for every subtest, reading the
@@ -23,7 +24,6 @@ func ExampleRun() {
 		})
 	}
 
-	// Run needs the *testing.T of a real test, so this example only
-	// compiles; go test -race -run TestConformance ./mystore/ runs it.
-	_ = TestConformance
+	fmt.Println("memstore conforms:", runAsTest("ExampleRun", TestConformance))
+	// Output: memstore conforms: true
 }
