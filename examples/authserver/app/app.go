@@ -527,23 +527,38 @@ func (s *Server) clientError(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 }
 
+// tokenRequest reads what revocation (RFC 7009) and introspection
+// (RFC 7662) requests share: the form, the authenticated client (a
+// confidential one if confidentialOnly) and the token parameter. On failure
+// it writes the error response and ok is false.
+func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request, confidentialOnly bool) (c *models.Client, token string, ok bool) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+		return nil, "", false
+	}
+	c, err := s.authenticate(r)
+	if err == nil && confidentialOnly && c.IsPublic() {
+		err = oerrors.ErrInvalidClient
+	}
+	if err != nil {
+		s.clientError(w, err)
+		return nil, "", false
+	}
+	token = r.PostForm.Get("token")
+	if token == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+		return nil, "", false
+	}
+	return c, token, true
+}
+
 // revoke is the RFC 7009 revocation endpoint. The client authenticates; a
 // token it was issued is revoked with its pair; a token of another client,
 // or an unknown, expired or revoked one, is left alone, and the answer is
 // 200 all the same (RFC 7009 2.2).
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
-		return
-	}
-	c, err := s.authenticate(r)
-	if err != nil {
-		s.clientError(w, err)
-		return
-	}
-	token := r.PostForm.Get("token")
-	if token == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+	c, token, ok := s.tokenRequest(w, r, false)
+	if !ok {
 		return
 	}
 	t, _, err := s.lookup(r.Context(), token, r.PostForm.Get("token_type_hint"))
@@ -572,21 +587,8 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 // them may introspect any token. Revoked, expired and unknown tokens are
 // {"active": false}.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
-		return
-	}
-	c, err := s.authenticate(r)
-	if err == nil && c.IsPublic() {
-		err = oerrors.ErrInvalidClient
-	}
-	if err != nil {
-		s.clientError(w, err)
-		return
-	}
-	token := r.PostForm.Get("token")
-	if token == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+	c, token, ok := s.tokenRequest(w, r, true)
+	if !ok {
 		return
 	}
 	t, isRefresh, err := s.lookup(r.Context(), token, r.PostForm.Get("token_type_hint"))
