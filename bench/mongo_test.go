@@ -11,11 +11,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/internal/testenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/mongostore"
 	"github.com/oauthstore/oauthstore/secret"
-	"github.com/oauthstore/oauthstore/storage"
 )
 
 // mongostore on an embedded FerretDB (always) and on a real MongoDB (when
@@ -64,7 +64,7 @@ func insertDocs(ctx context.Context, db *mongo.Database, n int, gen func(i int) 
 	for start := 0; start < n; start += batch {
 		docs = docs[:0]
 		for i := start; i < min(n, start+batch); i++ {
-			t, err := storage.NormalizeToken(gen(i))
+			t, err := backendkit.NormalizeToken(gen(i))
 			if err != nil {
 				return err
 			}
@@ -76,7 +76,7 @@ func insertDocs(ctx context.Context, db *mongo.Database, n int, gen func(i int) 
 				UserID:    t.UserID,
 				IssuedAt:  bson.NewDateTimeFromTime(t.IssuedAt),
 				ExpiresAt: bson.NewDateTimeFromTime(t.ExpiresAt()),
-				PurgeAt:   bson.NewDateTimeFromTime(storage.PurgeAt(&t)),
+				PurgeAt:   bson.NewDateTimeFromTime(backendkit.PurgeAt(&t)),
 				Revoked:   t.Revoked,
 			}
 			if t.RefreshToken != "" {

@@ -11,11 +11,11 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/gormstore"
 	"github.com/oauthstore/oauthstore/internal/testenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
-	"github.com/oauthstore/oauthstore/storage"
 )
 
 // gormstore on SQLite (always), PostgreSQL and MySQL/MariaDB (when their
@@ -106,7 +106,7 @@ func (sb *sqlBackend) insertTokens(ctx context.Context, db *sql.DB, n int, gen f
 		args = args[:0]
 		q.WriteString("INSERT INTO " + tokensTable + " (access_digest, refresh_digest, client_id, scope, token_type, user_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked, purge_at_ms) VALUES ")
 		for i := start; i < min(n, start+perStmt); i++ {
-			t, err := storage.NormalizeToken(gen(i))
+			t, err := backendkit.NormalizeToken(gen(i))
 			if err != nil {
 				return err
 			}
@@ -130,7 +130,7 @@ func (sb *sqlBackend) insertTokens(ctx context.Context, db *sql.DB, n int, gen f
 				refreshExp = sql.NullInt64{Int64: t.RefreshTokenExpiresAt().UnixMilli(), Valid: true}
 			}
 			args = append(args, secret.Digest(t.AccessToken), refreshDigest, t.ClientID, t.Scope, t.TokenType, t.UserID,
-				t.IssuedAt.UnixMilli(), t.ExpiresAt().UnixMilli(), refreshExp, storage.PurgeAt(&t).UnixMilli())
+				t.IssuedAt.UnixMilli(), t.ExpiresAt().UnixMilli(), refreshExp, backendkit.PurgeAt(&t).UnixMilli())
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("bulk insert at row %d: %w", start, err)

@@ -30,6 +30,8 @@ const helperName = "TestBrokenStoreHelper"
 type variant struct {
 	name     string
 	newStore func(clock func() time.Time) storage.Storage
+	// reuse, instead of newStore, makes the variant run RunReuseInterval.
+	reuse func(clock func() time.Time, interval time.Duration) storage.Storage
 	// wantFail lists subtests (below Run) that must fail; empty for a
 	// control, which must pass.
 	wantFail []string
@@ -46,8 +48,9 @@ var variants = []variant{
 	{
 		name:     "control/memstore",
 		newStore: func(clock func() time.Time) storage.Storage { return mem(clock) },
-		wantPass: []string{"Client/CreateGet", "Code/ConsumeConcurrent", "Token/RevokeByRefresh", "Isolation/SeveralClients",
-			"Purge/Counts", "Context/PurgeExpired", "Secrets/ErrorMessages"},
+		wantPass: []string{"Client/CreateGet", "Code/ConsumeConcurrent", "Token/RevokeByRefresh", "Grant/RotateConcurrent",
+			"Grant/ReuseAfterRotation", "Isolation/SeveralClients", "Purge/Counts", "Context/RotateToken",
+			"Context/PurgeExpired", "Secrets/ErrorMessages"},
 		wantSkip: []string{"Secrets/RawDump"},
 	},
 	{
@@ -207,6 +210,57 @@ var variants = []variant{
 		wantFail: []string{"Purge/KeepsLiveRefresh", "Purge/Tokens"},
 	},
 	{
+		name:     "rotation-lets-two-racers-win",
+		newStore: func(clock func() time.Time) storage.Storage { return nonAtomicRotate{mem(clock)} },
+		wantFail: []string{"Grant/RotateConcurrent"},
+	},
+	{
+		name:     "reuse-revokes-nothing",
+		newStore: func(clock func() time.Time) storage.Storage { return reuseRevokesNothing{mem(clock)} },
+		wantFail: []string{"Grant/ReuseAfterRotation", "Grant/RevokeThenReuse", "Grant/RotateChain"},
+	},
+	{
+		name:     "code-replay-revokes-nothing",
+		newStore: func(clock func() time.Time) storage.Storage { return replayRevokesNothing{mem(clock)} },
+		wantFail: []string{"Grant/CodeReplayRevokesGrant"},
+	},
+	{
+		name:     "get-code-revokes-grant",
+		newStore: func(clock func() time.Time) storage.Storage { return getCodeRevokes{mem(clock)} },
+		wantFail: []string{"Grant/GetCodeIsPureRead"},
+	},
+	{
+		name:     "grant-not-inherited",
+		newStore: func(clock func() time.Time) storage.Storage { return &grantNotInherited{Storage: mem(clock)} },
+		wantFail: []string{"Grant/Rotate", "Grant/RotateChain"},
+	},
+	{
+		name:     "grant-id-not-assigned",
+		newStore: func(clock func() time.Time) storage.Storage { return grantIDNotAssigned{mem(clock)} },
+		wantFail: []string{"Grant/AssignedOnCreate", "Code/CreateGet", "Token/CreateGet"},
+	},
+	{
+		name: "revoke-grant-keeps-codes",
+		newStore: func(clock func() time.Time) storage.Storage {
+			return &revokeGrantKeepsCodes{Storage: mem(clock), codes: map[string][]string{}}
+		},
+		wantFail: []string{"Grant/RevokeGrant"},
+	},
+	{
+		name: "reuse-interval-ignored",
+		reuse: func(clock func() time.Time, interval time.Duration) storage.Storage {
+			return mem(clock) // never given the interval
+		},
+		wantFail: []string{"ReplayWithin", "ConcurrentWithin"},
+	},
+	{
+		name: "control/reuse-interval",
+		reuse: func(clock func() time.Time, interval time.Duration) storage.Storage {
+			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()), memstore.WithReuseInterval(interval))
+		},
+		wantPass: []string{"ReplayWithin", "ConcurrentWithin", "RevokedHasNoInterval"},
+	},
+	{
 		name:     "context-ignored",
 		newStore: func(clock func() time.Time) storage.Storage { return ctxIgnored{mem(clock)} },
 		wantFail: []string{"Context/CreateClient", "Context/ConsumeAuthorizationCode", "Context/RevokeToken", "Context/PurgeExpired"},
@@ -216,7 +270,7 @@ var variants = []variant{
 // pattern selects the whole suite for a control, and for a broken variant
 // the groups in which subtests must fail, to keep the test fast.
 func (v variant) pattern() string {
-	if len(v.wantFail) == 0 {
+	if len(v.wantFail) == 0 || v.reuse != nil {
 		return "^" + helperName + "$"
 	}
 	var groups []string
@@ -238,6 +292,12 @@ func TestBrokenStoreHelper(t *testing.T) {
 	i := slices.IndexFunc(variants, func(v variant) bool { return v.name == name })
 	if i < 0 {
 		t.Fatalf("unknown variant %q", name)
+	}
+	if v := variants[i]; v.reuse != nil {
+		conformance.RunReuseInterval(t, func(t *testing.T, clock func() time.Time, interval time.Duration) storage.Storage {
+			return v.reuse(clock, interval)
+		})
+		return
 	}
 	conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
 		return variants[i].newStore(clock)

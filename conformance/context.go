@@ -62,6 +62,13 @@ var contextTests = []testCase{
 	{"RevokeToken", ctxCase(func(h *harness, f *ctxFixture, ctx context.Context) (func(), error) {
 		return f.expectUntouched, h.s.RevokeToken(ctx, f.token.RefreshToken)
 	})},
+	{"RotateToken", ctxCase(func(h *harness, f *ctxFixture, ctx context.Context) (func(), error) {
+		next := h.successor(f.token)
+		return func() { h.notWritten(next, "with a done context") }, h.s.RotateToken(ctx, f.token.RefreshToken, next)
+	})},
+	{"RevokeGrant", ctxCase(func(h *harness, f *ctxFixture, ctx context.Context) (func(), error) {
+		return f.expectUntouched, h.s.RevokeGrant(ctx, h.grantOf(f.token))
+	})},
 	{"PurgeExpired", ctxCase(func(h *harness, f *ctxFixture, ctx context.Context) (func(), error) {
 		_, err := h.s.PurgeExpired(ctx)
 		return f.expectUntouched, err

@@ -326,6 +326,32 @@ func (d *differ) instant(name string, got, want time.Time) {
 	}
 }
 
+// grantID compares a GrantID: the one the record was created with, or,
+// if it was created without one, any well-formed assigned one.
+func (d *differ) grantID(got, want string) {
+	switch {
+	case want != "":
+		d.field("GrantID", got, want)
+	case !wellFormedGrantID(got):
+		d.diffs = append(d.diffs, fmt.Sprintf("GrantID = %q: a record created without a GrantID must get a random one of at least 128 bits in URL-safe characters", got))
+	}
+}
+
+// wellFormedGrantID reports whether id can be an assigned GrantID: at least
+// 22 characters (128 bits in base64url) that are unreserved in URLs
+// (RFC 3986 2.3).
+func wellFormedGrantID(id string) bool {
+	if len(id) < 22 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r)) {
+			return false
+		}
+	}
+	return true
+}
+
 func equalField(got, want any) bool {
 	switch g := got.(type) {
 	case []models.GrantType:
@@ -398,6 +424,7 @@ func (h *harness) checkCode(what string, got, want *models.AuthorizationCode) {
 	d.field("CodeChallengeMethod", got.CodeChallengeMethod, want.CodeChallengeMethod)
 	d.field("Nonce", got.Nonce, want.Nonce)
 	d.field("UserID", got.UserID, want.UserID)
+	d.grantID(got.GrantID, want.GrantID)
 	h.report(what, &d)
 }
 
@@ -419,6 +446,7 @@ func (h *harness) checkToken(what string, got, want *models.Token) {
 	d.field("TokenType", got.TokenType, want.TokenType)
 	d.field("Revoked", got.Revoked, want.Revoked)
 	d.field("UserID", got.UserID, want.UserID)
+	d.grantID(got.GrantID, want.GrantID)
 	h.report(what, &d)
 }
 

@@ -35,6 +35,7 @@ func groups() []group {
 		{"Client", clientTests},
 		{"Code", codeTests},
 		{"Token", tokenTests},
+		{"Grant", grantTests},
 		{"Isolation", isolationTests},
 		{"Purge", purgeTests},
 		{"Context", contextTests},

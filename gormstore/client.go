@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -18,10 +19,10 @@ import (
 // reported by the primary key.
 func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	const op = "create client"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
-	n, err := storage.NormalizeClient(c)
+	n, err := backendkit.NormalizeClient(c)
 	if err != nil {
 		return err
 	}
@@ -49,11 +50,11 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	}
 	// The secret may be a slow hash away from done: check again so that a
 	// cancelled call writes nothing.
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
 	err = exec(ctx, s.data, s.q.insertClient,
-		n.ClientID, n.SecretHash, grants, responses, uris, n.Scope, n.UserID, ms(storage.Truncate(s.now()))).Error
+		n.ClientID, n.SecretHash, grants, responses, uris, n.Scope, n.UserID, ms(backendkit.Truncate(s.now()))).Error
 	switch {
 	case err == nil:
 		return nil
@@ -66,7 +67,7 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 
 // GetClient implements [storage.ClientStore] with one primary-key lookup.
 func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client, error) {
-	if err := storage.CtxErr(ctx, "gormstore: get client"); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: get client"); err != nil {
 		return nil, err
 	}
 	return s.getClient(ctx, "get client", clientID)
@@ -100,7 +101,7 @@ func (s *Store) getClient(ctx context.Context, op, clientID string) (*models.Cli
 // AuthenticateClient implements [storage.ClientStore].
 func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
 	const op = "authenticate client"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return nil, err
 	}
 	c, err := s.getClient(ctx, op, clientID)
@@ -118,7 +119,7 @@ func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret s
 // columns), then the client.
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	const op = "delete client"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
 	var deleted int64
@@ -165,7 +166,7 @@ func encodeList[T ~string](list []T) (string, error) {
 }
 
 // decodeList reads what encodeList wrote; an empty list is nil, as
-// [storage.NormalizeClient] makes it.
+// [backendkit.NormalizeClient] makes it.
 func decodeList[T ~string](s string) ([]T, error) {
 	var out []T
 	if s == "" {

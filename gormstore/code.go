@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
@@ -16,10 +17,10 @@ import (
 // one INSERT; the unique index on code_digest rejects a stored code.
 func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	const op = "create authorization code"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
-	n, err := storage.NormalizeAuthorizationCode(c)
+	n, err := backendkit.NormalizeAuthorizationCode(c)
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (s *Store) readCode(ctx context.Context, code string) (c *models.Authorizat
 // GetAuthorizationCode implements [storage.AuthorizationCodeStore].
 func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	const op = "get authorization code"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -77,7 +78,7 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 	if !ok {
 		return nil, notFound(op)
 	}
-	if err := storage.CheckCode(c, used, now); err != nil {
+	if err := backendkit.CheckCode(c, used, now); err != nil {
 		return nil, fmt.Errorf("gormstore: %s: %w", op, err)
 	}
 	return c, nil
@@ -91,7 +92,7 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 // codes apart.
 func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	const op = "consume authorization code"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -100,7 +101,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 	// live, it was created after the UPDATE ran: try again.
 	for range 3 {
 		res := exec(ctx, s.data, s.q.consumeCode,
-			ms(storage.Truncate(now)), digest, ceilMS(now))
+			ms(backendkit.Truncate(now)), digest, ceilMS(now))
 		if res.Error != nil {
 			return nil, dbError(op, res.Error)
 		}
@@ -117,7 +118,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 		if won {
 			return c, nil
 		}
-		if err := storage.CheckCode(c, used, now); err != nil {
+		if err := backendkit.CheckCode(c, used, now); err != nil {
 			return nil, fmt.Errorf("gormstore: %s: %w", op, err)
 		}
 	}
@@ -127,7 +128,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 // DeleteAuthorizationCode implements [storage.AuthorizationCodeStore].
 func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error {
 	const op = "delete authorization code"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
 	res := exec(ctx, s.data, s.q.deleteCode, secret.Digest(code))

@@ -35,7 +35,7 @@
 // under the SHA-256 digest of their credential ([secret.Digest]), in
 // unique-indexed columns (code_digest, access_digest, refresh_digest);
 // client secrets only as salted slow hashes. client_id and the expiry
-// instants (codes.expires_at_ms, tokens.purge_at_ms, see [storage.PurgeAt])
+// instants (codes.expires_at_ms, tokens.purge_at_ms, see [backendkit.PurgeAt])
 // are indexed so that [Store.DeleteClient] and [Store.PurgeExpired] search
 // rather than scan. Instants are BIGINT unix milliseconds in UTC, exact
 // and portable; lists (grant types, response types, redirect URIs) are JSON

@@ -15,7 +15,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/oauthstore/oauthstore/storage"
+	"github.com/oauthstore/oauthstore/backendkit"
 )
 
 // SchemaVersion is the schema version this package reads and writes: the
@@ -103,7 +103,7 @@ func statements(sqlText, prefix string) []string {
 // InstalledSchemaVersion returns the schema version recorded in the database for
 // the store's table prefix: 0 if there is no schema.
 func (s *Store) InstalledSchemaVersion(ctx context.Context) (int, error) {
-	if err := storage.CtxErr(ctx, "gormstore: schema version"); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: schema version"); err != nil {
 		return 0, err
 	}
 	return s.schemaVersion(s.with(ctx))
@@ -128,7 +128,7 @@ func (s *Store) schemaVersion(db *gorm.DB) (int, error) {
 // the database's write lock. On PostgreSQL and SQLite each file is applied
 // in a transaction; MySQL commits DDL statement by statement.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := storage.CtxErr(ctx, "gormstore: migrate"); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: migrate"); err != nil {
 		return err
 	}
 	migs, err := migrationsFor(s.dialect)

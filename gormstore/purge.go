@@ -8,11 +8,11 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/oauthstore/oauthstore/storage"
+	"github.com/oauthstore/oauthstore/backendkit"
 )
 
 // PurgeExpired implements [storage.Storage]. It deletes codes whose
-// expires_at_ms and tokens whose purge_at_ms ([storage.PurgeAt]) lie before
+// expires_at_ms and tokens whose purge_at_ms ([backendkit.PurgeAt]) lie before
 // the store clock's now, in batches of at most the purge batch size
 // ([WithPurgeBatchSize]), each its own statement and transaction, so that no
 // statement locks many rows or runs long. Each batch is found through the
@@ -26,14 +26,14 @@ import (
 // number along with the error.
 func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 	const op = "purge expired"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return 0, err
 	}
 	cutoff := ceilMS(s.now())
 	var total int64
 	for i, target := range purgeTargets(s.t) {
 		for {
-			if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+			if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 				return total, err
 			}
 			n, more, err := s.purgeBatch(ctx, i, target, cutoff)

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -110,7 +111,7 @@ var prefixRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,31})?$`)
 // sees the store's SQL, whose bound values are digests, hashes, client IDs
 // and metadata, never a secret, code or token.
 func New(ctx context.Context, db *gorm.DB, opts ...Option) (*Store, error) {
-	if err := storage.CtxErr(ctx, "gormstore: new"); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: new"); err != nil {
 		return nil, err
 	}
 	if db == nil {
@@ -260,7 +261,7 @@ func (s *Store) with(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx
 func (s *Store) now() time.Time { return s.clock() }
 
 // ms returns t as unix milliseconds, the form instants are stored in.
-// Callers pass instants already truncated to [storage.Precision].
+// Callers pass instants already truncated to [backendkit.Precision].
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 // fromMS returns the UTC instant of unix milliseconds v.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
@@ -17,10 +18,10 @@ import (
 // if either credential is taken: nothing is written.
 func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	const op = "create token"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
-	n, err := storage.NormalizeToken(t)
+	n, err := backendkit.NormalizeToken(t)
 	if err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	}
 	err = exec(ctx, s.data, s.q.insertToken,
 		secret.Digest(n.AccessToken), refreshDigest, n.ClientID, n.Scope, n.TokenType, n.UserID,
-		ms(n.IssuedAt), ms(n.ExpiresAt()), refreshExpMS, ms(storage.PurgeAt(&n))).Error
+		ms(n.IssuedAt), ms(n.ExpiresAt()), refreshExpMS, ms(backendkit.PurgeAt(&n))).Error
 	switch {
 	case err == nil:
 		return nil
@@ -76,7 +77,7 @@ func (s *Store) readToken(ctx context.Context, query, credential string) (t *mod
 // GetTokenByAccess implements [storage.TokenStore].
 func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*models.Token, error) {
 	const op = "get token by access token"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -87,7 +88,7 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 	if !ok {
 		return nil, notFound(op)
 	}
-	if err := storage.CheckAccess(t, now); err != nil {
+	if err := backendkit.CheckAccess(t, now); err != nil {
 		return nil, fmt.Errorf("gormstore: %s: %w", op, err)
 	}
 	t.AccessToken = accessToken
@@ -97,7 +98,7 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 // GetTokenByRefresh implements [storage.TokenStore].
 func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*models.Token, error) {
 	const op = "get token by refresh token"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return nil, err
 	}
 	if refreshToken == "" {
@@ -111,7 +112,7 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 	if !ok {
 		return nil, notFound(op)
 	}
-	if err := storage.CheckRefresh(t, now); err != nil {
+	if err := backendkit.CheckRefresh(t, now); err != nil {
 		return nil, fmt.Errorf("gormstore: %s: %w", op, err)
 	}
 	t.RefreshToken = refreshToken
@@ -125,7 +126,7 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 // lookup tells apart.
 func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	const op = "revoke token"
-	if err := storage.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
 	if token == "" {
@@ -133,7 +134,7 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	}
 	d := secret.Digest(token)
 	res := exec(ctx, s.data, s.q.revokeToken,
-		ms(storage.Truncate(s.now())), d, d)
+		ms(backendkit.Truncate(s.now())), d, d)
 	if res.Error != nil {
 		return dbError(op, res.Error)
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
@@ -42,7 +44,9 @@ var (
 
 type codeRec struct {
 	code models.AuthorizationCode // Code is always empty
-	used bool                     // guarded by the shard's mu
+	// used is set once, by the one consumer whose CompareAndSwap wins or
+	// by RevokeGrant; atomic, so neither needs the shard's write lock.
+	used atomic.Bool
 }
 
 type tokenRec struct {
@@ -51,6 +55,17 @@ type tokenRec struct {
 	refresh    key
 	hasRefresh bool
 	revoked    atomic.Bool // read under either credential's shard lock
+	// rotatedAt is the store clock's instant, in unix nanoseconds, at which
+	// RotateToken replaced the pair; 0 if it did not.
+	rotatedAt atomic.Int64
+}
+
+// grantRec indexes the records of one grant, for RevokeGrant and reuse
+// detection. It lives in the shard of its grant ID and is guarded by that
+// shard's mu; the flags it sets are atomic.
+type grantRec struct {
+	tokens map[*tokenRec]struct{}
+	codes  map[*codeRec]struct{}
 }
 
 type shard struct {
@@ -58,6 +73,7 @@ type shard struct {
 	codes   map[key]*codeRec
 	access  map[key]*tokenRec
 	refresh map[key]*tokenRec
+	grants  map[string]*grantRec
 }
 
 type clientRec struct {
@@ -69,6 +85,8 @@ type clientRec struct {
 type Store struct {
 	now    func() time.Time
 	hasher secret.Hasher
+	reuse  time.Duration // reuse interval of RotateToken
+	seed   maphash.Seed  // of the grant shard hash
 
 	clientsMu sync.RWMutex
 	clients   map[string]*clientRec
@@ -101,14 +119,24 @@ func WithHasher(h secret.Hasher) Option {
 	}
 }
 
+// WithReuseInterval sets the reuse interval of [Store.RotateToken]: for d
+// after a rotation, a replay of the rotated refresh token fails with
+// [storage.ErrRevoked] without revoking the grant, for clients that retry
+// a refresh whose answer they lost. The default, 0, is no interval: every
+// replay revokes the grant.
+func WithReuseInterval(d time.Duration) Option {
+	return func(s *Store) { s.reuse = max(d, 0) }
+}
+
 // New returns an empty store.
 func New(opts ...Option) *Store {
-	s := &Store{now: time.Now, hasher: secret.Default(), clients: make(map[string]*clientRec)}
+	s := &Store{now: time.Now, hasher: secret.Default(), clients: make(map[string]*clientRec), seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i] = shard{
 			codes:   make(map[key]*codeRec),
 			access:  make(map[key]*tokenRec),
 			refresh: make(map[key]*tokenRec),
+			grants:  make(map[string]*grantRec),
 		}
 	}
 	for _, o := range opts {
@@ -118,6 +146,110 @@ func New(opts ...Option) *Store {
 }
 
 func (s *Store) shardOf(k key) *shard { return &s.shards[k[0]%shardCount] }
+
+func shardIndex(k key) uint8 { return k[0] % shardCount }
+
+// grantShard is the index of the shard that holds grantID's grantRec.
+func (s *Store) grantShard(grantID string) uint8 {
+	return uint8(maphash.String(s.seed, grantID) % shardCount)
+}
+
+// lockSet is the set of shards one operation write-locks together. They
+// are locked in index order, so operations that lock several never
+// deadlock.
+type lockSet struct {
+	n   int
+	idx [4]uint8
+}
+
+func (l *lockSet) add(i uint8) {
+	for _, j := range l.idx[:l.n] {
+		if j == i {
+			return
+		}
+	}
+	l.idx[l.n] = i
+	l.n++
+	for k := l.n - 1; k > 0 && l.idx[k] < l.idx[k-1]; k-- {
+		l.idx[k], l.idx[k-1] = l.idx[k-1], l.idx[k]
+	}
+}
+
+func (s *Store) lock(l *lockSet) {
+	for _, i := range l.idx[:l.n] {
+		s.shards[i].mu.Lock()
+	}
+}
+
+func (s *Store) unlock(l *lockSet) {
+	for _, i := range l.idx[:l.n] {
+		s.shards[i].mu.Unlock()
+	}
+}
+
+// grantOf returns grantID's record, creating it, in its shard, which the
+// caller has write-locked.
+func (s *Store) grantOf(grantID string) *grantRec {
+	sh := &s.shards[s.grantShard(grantID)]
+	g, ok := sh.grants[grantID]
+	if !ok {
+		g = &grantRec{tokens: make(map[*tokenRec]struct{}), codes: make(map[*codeRec]struct{})}
+		sh.grants[grantID] = g
+	}
+	return g
+}
+
+// unindexToken and unindexCode drop a deleted record from its grant's
+// index; the caller holds the grant shard's write lock.
+func (s *Store) unindexToken(t *tokenRec) {
+	sh := &s.shards[s.grantShard(t.tok.GrantID)]
+	if g, ok := sh.grants[t.tok.GrantID]; ok {
+		delete(g.tokens, t)
+		dropIfEmpty(sh, t.tok.GrantID, g)
+	}
+}
+
+func (s *Store) unindexCode(c *codeRec) {
+	sh := &s.shards[s.grantShard(c.code.GrantID)]
+	if g, ok := sh.grants[c.code.GrantID]; ok {
+		delete(g.codes, c)
+		dropIfEmpty(sh, c.code.GrantID, g)
+	}
+}
+
+func dropIfEmpty(sh *shard, grantID string, g *grantRec) {
+	if len(g.tokens) == 0 && len(g.codes) == 0 {
+		delete(sh.grants, grantID)
+	}
+}
+
+// revokeGrantTokens revokes every token of grantID, and if codes also
+// marks its codes used; it reports whether the grant has any record. The
+// caller holds no lock.
+func (s *Store) revokeGrantTokens(grantID string, codes bool) bool {
+	sh := &s.shards[s.grantShard(grantID)]
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return revokeIndexed(sh, grantID, codes)
+}
+
+// revokeIndexed is revokeGrantTokens for a caller that holds a lock on the
+// grant's shard.
+func revokeIndexed(sh *shard, grantID string, codes bool) bool {
+	g, ok := sh.grants[grantID]
+	if !ok {
+		return false
+	}
+	for t := range g.tokens {
+		t.revoked.Store(true)
+	}
+	if codes {
+		for c := range g.codes {
+			c.used.Store(true)
+		}
+	}
+	return true
+}
 
 // lockAll write-locks every shard, in order, for the operations that span
 // them (DeleteClient, PurgeExpired). It returns the unlock function.
@@ -135,10 +267,10 @@ func (s *Store) lockAll() func() {
 // CreateClient implements [storage.ClientStore].
 func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	const op = "memstore: create client"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	rec, err := storage.NormalizeClient(c)
+	rec, err := backendkit.NormalizeClient(c)
 	if err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
@@ -156,7 +288,7 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 		rec.SecretHash = h
 		rec.ClientSecret = ""
 	}
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	s.clientsMu.Lock()
@@ -181,7 +313,7 @@ func (s *Store) getClient(clientID string) (*models.Client, bool) {
 // GetClient implements [storage.ClientStore].
 func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client, error) {
 	const op = "memstore: get client"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	c, ok := s.getClient(clientID)
@@ -194,7 +326,7 @@ func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client,
 // AuthenticateClient implements [storage.ClientStore].
 func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
 	const op = "memstore: authenticate client"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	c, ok := s.getClient(clientID)
@@ -211,7 +343,7 @@ func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret s
 // and token: deleting clients is rare, lookups stay constant-time.
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	const op = "memstore: delete client"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	s.clientsMu.Lock()
@@ -223,11 +355,13 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 		for k, c := range sh.codes {
 			if c.code.ClientID == clientID {
 				delete(sh.codes, k)
+				s.unindexCode(c)
 			}
 		}
 		for k, t := range sh.access {
 			if t.tok.ClientID == clientID {
 				delete(sh.access, k)
+				s.unindexToken(t)
 			}
 		}
 		for k, t := range sh.refresh {
@@ -243,149 +377,178 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	return nil
 }
 
-// CreateAuthorizationCode implements [storage.AuthorizationCodeStore].
+// CreateAuthorizationCode implements [storage.AuthorizationCodeStore]. The
+// code and its grant's index entry are written under the locks of both
+// their shards.
 func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	const op = "memstore: create authorization code"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	rec, err := storage.NormalizeAuthorizationCode(c)
+	rec, err := backendkit.NormalizeAuthorizationCode(c)
 	if err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
 	k := digest(rec.Code)
 	rec.Code = ""
+	var l lockSet
+	l.add(shardIndex(k))
+	l.add(s.grantShard(rec.GrantID))
+	s.lock(&l)
+	defer s.unlock(&l)
 	sh := s.shardOf(k)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	if _, taken := sh.codes[k]; taken {
 		return fmt.Errorf("%s for client %q: %w", op, rec.ClientID, storage.ErrAlreadyExists)
 	}
-	sh.codes[k] = &codeRec{code: rec}
+	cr := &codeRec{code: rec}
+	sh.codes[k] = cr
+	s.grantOf(rec.GrantID).codes[cr] = struct{}{}
 	return nil
 }
 
 // GetAuthorizationCode implements [storage.AuthorizationCodeStore].
 func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	const op = "memstore: get authorization code"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	k := digest(code)
 	sh := s.shardOf(k)
 	sh.mu.RLock()
 	rec, ok := sh.codes[k]
-	var out models.AuthorizationCode
-	var used bool
-	if ok {
-		out, used = rec.code, rec.used
-	}
 	sh.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
-	if err := storage.CheckCode(&out, used, s.now()); err != nil {
+	out := rec.code
+	if err := backendkit.CheckCode(&out, rec.used.Load(), s.now()); err != nil {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
 	out.Code = code
 	return &out, nil
 }
 
-// ConsumeAuthorizationCode implements [storage.AuthorizationCodeStore]. The
-// check and the mark happen under the shard's write lock, so exactly one
-// caller wins.
+// ConsumeAuthorizationCode implements [storage.AuthorizationCodeStore].
+// The winner is the one caller whose CompareAndSwap of the code's used flag
+// succeeds. A replay revokes the tokens of the code's grant.
 func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	const op = "memstore: consume authorization code"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	k := digest(code)
 	now := s.now()
 	sh := s.shardOf(k)
-	sh.mu.Lock()
+	sh.mu.RLock()
 	rec, ok := sh.codes[k]
+	sh.mu.RUnlock()
 	if !ok {
-		sh.mu.Unlock()
 		return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
-	if err := storage.CheckCode(&rec.code, rec.used, now); err != nil {
-		sh.mu.Unlock()
-		return nil, fmt.Errorf("memstore: %w", err)
-	}
-	rec.used = true
 	out := rec.code
-	sh.mu.Unlock()
-	out.Code = code
-	return &out, nil
+	if !rec.used.Load() {
+		if err := backendkit.CheckCode(&out, false, now); err != nil {
+			return nil, fmt.Errorf("memstore: %w", err) // expired: not consumed
+		}
+		if rec.used.CompareAndSwap(false, true) {
+			out.Code = code
+			return &out, nil
+		}
+	}
+	s.revokeGrantTokens(out.GrantID, false)
+	return nil, fmt.Errorf("memstore: %w", backendkit.CheckCode(&out, true, now))
 }
 
 // DeleteAuthorizationCode implements [storage.AuthorizationCodeStore].
 func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error {
 	const op = "memstore: delete authorization code"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	k := digest(code)
 	sh := s.shardOf(k)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if _, ok := sh.codes[k]; !ok {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	for {
+		sh.mu.RLock()
+		rec, ok := sh.codes[k]
+		sh.mu.RUnlock()
+		if !ok {
+			return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		}
+		var l lockSet
+		l.add(shardIndex(k))
+		l.add(s.grantShard(rec.code.GrantID))
+		s.lock(&l)
+		if sh.codes[k] == rec { // not deleted or replaced meanwhile
+			delete(sh.codes, k)
+			s.unindexCode(rec)
+			s.unlock(&l)
+			return nil
+		}
+		s.unlock(&l)
 	}
-	delete(sh.codes, k)
-	return nil
 }
 
-// CreateToken implements [storage.TokenStore]. When the access and refresh
-// digests fall in different shards both are locked, in index order, so the
-// two uniqueness checks and the inserts are one atomic step.
+// CreateToken implements [storage.TokenStore]. The shards of the access
+// digest, the refresh digest and the grant are locked together, in index
+// order, so the uniqueness checks and the inserts are one atomic step.
 func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	const op = "memstore: create token"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	tok, err := storage.NormalizeToken(t)
+	tok, err := backendkit.NormalizeToken(t)
 	if err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
+	rec := newTokenRec(tok)
+	var l lockSet
+	s.tokenLocks(&l, rec)
+	s.lock(&l)
+	defer s.unlock(&l)
+	if err := s.insertToken(rec); err != nil {
+		return fmt.Errorf("%s for client %q: %w", op, tok.ClientID, err)
+	}
+	return nil
+}
+
+// newTokenRec makes the record of the normalized token tok, keeping only
+// the digests of its credentials.
+func newTokenRec(tok models.Token) *tokenRec {
 	rec := &tokenRec{access: digest(tok.AccessToken), hasRefresh: tok.RefreshToken != ""}
 	if rec.hasRefresh {
 		rec.refresh = digest(tok.RefreshToken)
 	}
 	tok.AccessToken, tok.RefreshToken = "", ""
 	rec.tok = tok
+	return rec
+}
 
-	ai := rec.access[0] % shardCount
-	a := &s.shards[ai]
-	r := a
+// tokenLocks adds the shards insertToken writes for rec to l.
+func (s *Store) tokenLocks(l *lockSet, rec *tokenRec) {
+	l.add(shardIndex(rec.access))
 	if rec.hasRefresh {
-		r = s.shardOf(rec.refresh)
+		l.add(shardIndex(rec.refresh))
 	}
-	switch ri := rec.refresh[0] % shardCount; {
-	case r == a:
-		a.mu.Lock()
-		defer a.mu.Unlock()
-	case ai < ri:
-		a.mu.Lock()
-		r.mu.Lock()
-		defer a.mu.Unlock()
-		defer r.mu.Unlock()
-	default:
-		r.mu.Lock()
-		a.mu.Lock()
-		defer r.mu.Unlock()
-		defer a.mu.Unlock()
-	}
+	l.add(s.grantShard(rec.tok.GrantID))
+}
+
+// insertToken stores rec, or returns [storage.ErrAlreadyExists] and stores
+// nothing if either credential is taken. The caller holds the locks of
+// tokenLocks.
+func (s *Store) insertToken(rec *tokenRec) error {
+	a := s.shardOf(rec.access)
 	if _, taken := a.access[rec.access]; taken {
-		return fmt.Errorf("%s for client %q: access token: %w", op, tok.ClientID, storage.ErrAlreadyExists)
+		return fmt.Errorf("access token: %w", storage.ErrAlreadyExists)
 	}
 	if rec.hasRefresh {
+		r := s.shardOf(rec.refresh)
 		if _, taken := r.refresh[rec.refresh]; taken {
-			return fmt.Errorf("%s for client %q: refresh token: %w", op, tok.ClientID, storage.ErrAlreadyExists)
+			return fmt.Errorf("refresh token: %w", storage.ErrAlreadyExists)
 		}
 		r.refresh[rec.refresh] = rec
 	}
 	a.access[rec.access] = rec
+	s.grantOf(rec.tok.GrantID).tokens[rec] = struct{}{}
 	return nil
 }
 
@@ -407,7 +570,7 @@ func (s *Store) lookupToken(credential string, byRefresh bool) (*tokenRec, bool)
 // GetTokenByAccess implements [storage.TokenStore].
 func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*models.Token, error) {
 	const op = "memstore: get token by access token"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	rec, ok := s.lookupToken(accessToken, false)
@@ -416,7 +579,7 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 	}
 	out := rec.tok
 	out.Revoked = rec.revoked.Load()
-	if err := storage.CheckAccess(&out, s.now()); err != nil {
+	if err := backendkit.CheckAccess(&out, s.now()); err != nil {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
 	out.AccessToken = accessToken
@@ -426,7 +589,7 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 // GetTokenByRefresh implements [storage.TokenStore].
 func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*models.Token, error) {
 	const op = "memstore: get token by refresh token"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	if refreshToken == "" {
@@ -438,7 +601,7 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 	}
 	out := rec.tok
 	out.Revoked = rec.revoked.Load()
-	if err := storage.CheckRefresh(&out, s.now()); err != nil {
+	if err := backendkit.CheckRefresh(&out, s.now()); err != nil {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
 	out.RefreshToken = refreshToken
@@ -449,7 +612,7 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 // share one record, so revoking by either revokes both.
 func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	const op = "memstore: revoke token"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	rec, ok := s.lookupToken(token, false)
@@ -463,11 +626,104 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	return nil
 }
 
+// RotateToken implements [storage.TokenStore]. The shards of the old
+// refresh token, of the new credentials and of the grant are locked
+// together: concurrent rotations of one refresh token run one after the
+// other, and the first revokes the pair the others then find revoked.
+func (s *Store) RotateToken(ctx context.Context, refreshToken string, next *models.Token) error {
+	const op = "memstore: rotate token"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	n, err := backendkit.NormalizeSuccessor(next)
+	if err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	if refreshToken == "" {
+		return fmt.Errorf("%s: empty refresh token: %w", op, storage.ErrNotFound)
+	}
+	k := digest(refreshToken)
+	sh := s.shardOf(k)
+	now := s.now()
+	for {
+		sh.mu.RLock()
+		old, ok := sh.refresh[k]
+		sh.mu.RUnlock()
+		if !ok {
+			return errRotateNotFound
+		}
+		var l lockSet
+		l.add(shardIndex(k))
+		l.add(s.grantShard(old.tok.GrantID))
+		rec := newTokenRec(n)
+		l.add(shardIndex(rec.access))
+		if rec.hasRefresh {
+			l.add(shardIndex(rec.refresh))
+		}
+		s.lock(&l)
+		if sh.refresh[k] != old { // purged or deleted meanwhile: look again
+			s.unlock(&l)
+			continue
+		}
+		err := s.rotateLocked(old, rec, now)
+		s.unlock(&l)
+		if err != nil {
+			return fmt.Errorf("memstore: %w", err)
+		}
+		return nil
+	}
+}
+
+var errRotateNotFound = fmt.Errorf("memstore: rotate token: %w", storage.ErrNotFound)
+
+// rotateLocked replaces old by rec; the caller holds the locks of both and
+// of their grant.
+func (s *Store) rotateLocked(old, rec *tokenRec, now time.Time) error {
+	cur := old.tok
+	cur.Revoked = old.revoked.Load()
+	if err := backendkit.CheckRefresh(&cur, now); err != nil {
+		if !cur.Revoked {
+			return fmt.Errorf("rotate token: %w", err) // expired: nothing changes
+		}
+		var rotatedAt time.Time
+		if ns := old.rotatedAt.Load(); ns != 0 {
+			rotatedAt = time.Unix(0, ns)
+		}
+		if backendkit.ReuseWithinInterval(rotatedAt, s.reuse, now) {
+			return backendkit.ReuseError(cur.ClientID, false)
+		}
+		revokeIndexed(&s.shards[s.grantShard(cur.GrantID)], cur.GrantID, false)
+		return backendkit.ReuseError(cur.ClientID, true)
+	}
+	if err := backendkit.Successor(&cur, &rec.tok); err != nil {
+		return err
+	}
+	if err := s.insertToken(rec); err != nil {
+		return fmt.Errorf("rotate token of client %q: %w", cur.ClientID, err)
+	}
+	old.rotatedAt.Store(now.UnixNano())
+	old.revoked.Store(true)
+	return nil
+}
+
+// RevokeGrant implements [storage.Storage]: it revokes the tokens and marks
+// used the codes its grant index lists, under the grant shard's read lock.
+func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
+	const op = "memstore: revoke grant"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	if !s.revokeGrantTokens(grantID, true) {
+		return fmt.Errorf("%s %q: %w", op, grantID, storage.ErrNotFound)
+	}
+	return nil
+}
+
 // PurgeExpired implements [storage.Storage]. It visits every stored code and
 // token.
 func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 	const op = "memstore: purge expired"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return 0, err
 	}
 	now := s.now()
@@ -479,17 +735,19 @@ func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 		for k, c := range sh.codes {
 			if c.code.IsExpiredAt(now) {
 				delete(sh.codes, k)
+				s.unindexCode(c)
 				n++
 			}
 		}
 		for k, t := range sh.access {
-			if storage.PurgeAt(&t.tok).Before(now) {
+			if backendkit.PurgeAt(&t.tok).Before(now) {
 				delete(sh.access, k)
+				s.unindexToken(t)
 				n++
 			}
 		}
 		for k, t := range sh.refresh {
-			if storage.PurgeAt(&t.tok).Before(now) {
+			if backendkit.PurgeAt(&t.tok).Before(now) {
 				delete(sh.refresh, k)
 			}
 		}

@@ -28,13 +28,16 @@ func (d dumpable) DumpRaw(ctx context.Context) ([]byte, error) {
 		sh := &d.shards[i]
 		sh.mu.RLock()
 		for k, c := range sh.codes {
-			fmt.Fprintf(&b, "code %x %+v used=%t\n", k, c.code, c.used)
+			fmt.Fprintf(&b, "code %x %+v used=%t\n", k, c.code, c.used.Load())
 		}
 		for k, t := range sh.access {
 			fmt.Fprintf(&b, "access %x %+v refresh=%x revoked=%t\n", k, t.tok, t.refresh, t.revoked.Load())
 		}
 		for k := range sh.refresh {
 			fmt.Fprintf(&b, "refresh %x\n", k)
+		}
+		for g, r := range sh.grants {
+			fmt.Fprintf(&b, "grant %q tokens=%d codes=%d\n", g, len(r.tokens), len(r.codes))
 		}
 		sh.mu.RUnlock()
 	}
@@ -44,5 +47,11 @@ func (d dumpable) DumpRaw(ctx context.Context) ([]byte, error) {
 func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
 		return dumpable{New(WithClock(clock), WithHasher(secret.Fast()))}
+	})
+}
+
+func TestConformanceReuseInterval(t *testing.T) {
+	conformance.RunReuseInterval(t, func(t *testing.T, clock func() time.Time, interval time.Duration) storage.Storage {
+		return New(WithClock(clock), WithHasher(secret.Fast()), WithReuseInterval(interval))
 	})
 }

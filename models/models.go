@@ -197,6 +197,11 @@ type AuthorizationCode struct {
 	Nonce string
 	// UserID identifies the user who authorised the code.
 	UserID string
+	// GrantID identifies the grant (one authorization) the code belongs
+	// to. The tokens issued from the code carry the same GrantID, so that
+	// a replay of the code revokes them. Stores give a code created with
+	// an empty GrantID a new random one and return it on every read.
+	GrantID string
 }
 
 // ExpiresAt returns the instant the code expires: AuthTime + ExpiresIn.
@@ -259,6 +264,11 @@ type Token struct {
 	// UserID identifies the user the token was issued for, empty for a
 	// client_credentials grant.
 	UserID string
+	// GrantID identifies the grant (one authorization) the token belongs
+	// to: the GrantID of the code it was issued from, or of the token it
+	// was refreshed from. Stores give a token created with an empty
+	// GrantID a new random one and return it on every read.
+	GrantID string
 }
 
 // Type returns TokenType, or [DefaultTokenType] if it is empty.

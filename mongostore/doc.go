@@ -82,7 +82,7 @@
 //
 // [Store.PurgeExpired] deletes, by the store's clock, codes (and markers)
 // whose expiry is past and tokens whose access and refresh lifetimes have
-// both ended ([storage.PurgeAt]). It works in bounded batches
+// both ended ([backendkit.PurgeAt]). It works in bounded batches
 // ([WithPurgeBatchSize], [DefaultPurgeBatchSize] documents): it reads the
 // _ids of expired documents (a query on the indexed date field), sorts
 // them, and deletes each batch with a DeleteMany on its _ids and the expiry

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
@@ -132,7 +133,7 @@ func WithTTLUnsupported(f func(err error)) Option {
 // instead, calls the [WithTTLUnsupported] function and goes on.
 func New(ctx context.Context, db *mongo.Database, opts ...Option) (*Store, error) {
 	const op = "mongostore: new"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	if db == nil {
@@ -290,7 +291,7 @@ func isUnsupported(err error) bool {
 
 // Documents. Instants are BSON dates (milliseconds, UTC); every lifetime is
 // the difference of two of them, so it round-trips exactly at
-// [storage.Precision].
+// [backendkit.Precision].
 
 type clientDoc struct {
 	ID            string   `bson:"_id"`
@@ -338,7 +339,7 @@ type tokenDoc struct {
 	IssuedAt         bson.DateTime  `bson:"issued_at"`
 	ExpiresAt        bson.DateTime  `bson:"expires_at"`
 	RefreshExpiresAt *bson.DateTime `bson:"refresh_expires_at,omitempty"`
-	PurgeAt          bson.DateTime  `bson:"purge_at"` // storage.PurgeAt
+	PurgeAt          bson.DateTime  `bson:"purge_at"` // backendkit.PurgeAt
 	Revoked          bool           `bson:"revoked"`
 }
 
@@ -351,9 +352,9 @@ func fromDate(d bson.DateTime) time.Time { return d.Time().UTC() }
 // before returns a filter value v such that, for instants stored at
 // millisecond precision, "stored < v" holds exactly when stored is before t.
 func before(t time.Time) bson.DateTime {
-	ms := storage.Truncate(t)
+	ms := backendkit.Truncate(t)
 	if !ms.Equal(t) {
-		ms = ms.Add(storage.Precision)
+		ms = ms.Add(backendkit.Precision)
 	}
 	return date(ms)
 }
@@ -429,10 +430,10 @@ func (d *tokenDoc) token() *models.Token {
 // CreateClient implements [storage.ClientStore].
 func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	const op = "mongostore: create client"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	n, err := storage.NormalizeClient(c)
+	n, err := backendkit.NormalizeClient(c)
 	if err != nil {
 		return err
 	}
@@ -461,7 +462,7 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 // GetClient implements [storage.ClientStore].
 func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client, error) {
 	const op = "mongostore: get client"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	return s.getClient(ctx, op, clientID)
@@ -481,7 +482,7 @@ func (s *Store) getClient(ctx context.Context, op, clientID string) (*models.Cli
 // AuthenticateClient implements [storage.ClientStore].
 func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
 	const op = "mongostore: authenticate client"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	c, err := s.getClient(ctx, op, clientID)
@@ -500,7 +501,7 @@ func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret s
 // failure in between leaves.
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	const op = "mongostore: delete client"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	byClient := bson.D{{Key: "client_id", Value: clientID}}
@@ -522,10 +523,10 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 // CreateAuthorizationCode implements [storage.AuthorizationCodeStore].
 func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	const op = "mongostore: create authorization code"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	n, err := storage.NormalizeAuthorizationCode(c)
+	n, err := backendkit.NormalizeAuthorizationCode(c)
 	if err != nil {
 		return err
 	}
@@ -585,7 +586,7 @@ func (s *Store) used(ctx context.Context, op string, d *codeDoc) (bool, error) {
 // used if its document is flagged or its used-marker exists.
 func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	const op = "mongostore: get authorization code"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	d, err := s.findCode(ctx, op, secret.Digest(code))
@@ -597,7 +598,7 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 		return nil, err
 	}
 	c := d.code(code)
-	if err := storage.CheckCode(c, used, s.now()); err != nil {
+	if err := backendkit.CheckCode(c, used, s.now()); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return c, nil
@@ -613,7 +614,7 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 // failure is ignored) because the marker alone already decides.
 func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	const op = "mongostore: consume authorization code"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	d, err := s.findCode(ctx, op, secret.Digest(code))
@@ -623,7 +624,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 	c := d.code(code)
 	now := s.now()
 	if d.Used {
-		return nil, fmt.Errorf("%s: %w", op, storage.CheckCode(c, true, now))
+		return nil, fmt.Errorf("%s: %w", op, backendkit.CheckCode(c, true, now))
 	}
 	if c.IsExpiredAt(now) {
 		// Used takes precedence over expired: look for a marker.
@@ -631,7 +632,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 		if err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%s: %w", op, storage.CheckCode(c, used, now))
+		return nil, fmt.Errorf("%s: %w", op, backendkit.CheckCode(c, used, now))
 	}
 	marker := useDoc{
 		ID:        markerID(d.ID, d.Gen),
@@ -642,7 +643,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 	}
 	if _, err := s.uses.InsertOne(ctx, marker); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
-			return nil, fmt.Errorf("%s: %w", op, storage.CheckCode(c, true, now))
+			return nil, fmt.Errorf("%s: %w", op, backendkit.CheckCode(c, true, now))
 		}
 		return nil, fmt.Errorf("%s of client %q: %w", op, d.ClientID, err)
 	}
@@ -660,7 +661,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 // deletes the code document, then its used-markers.
 func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error {
 	const op = "mongostore: delete authorization code"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	digest := secret.Digest(code)
@@ -685,10 +686,10 @@ func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 // a taken access or refresh token rejects it whole.
 func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	const op = "mongostore: create token"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	n, err := storage.NormalizeToken(t)
+	n, err := backendkit.NormalizeToken(t)
 	if err != nil {
 		return err
 	}
@@ -700,7 +701,7 @@ func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 		UserID:    n.UserID,
 		IssuedAt:  date(n.IssuedAt),
 		ExpiresAt: date(n.ExpiresAt()),
-		PurgeAt:   date(storage.PurgeAt(&n)),
+		PurgeAt:   date(backendkit.PurgeAt(&n)),
 		Revoked:   n.Revoked,
 	}
 	if n.RefreshToken != "" {
@@ -731,14 +732,14 @@ func (s *Store) findToken(ctx context.Context, op string, filter bson.D) (*model
 // GetTokenByAccess implements [storage.TokenStore].
 func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*models.Token, error) {
 	const op = "mongostore: get token by access token"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	t, err := s.findToken(ctx, op, bson.D{{Key: "_id", Value: secret.Digest(accessToken)}})
 	if err != nil {
 		return nil, err
 	}
-	if err := storage.CheckAccess(t, s.now()); err != nil {
+	if err := backendkit.CheckAccess(t, s.now()); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	t.AccessToken = accessToken
@@ -748,7 +749,7 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 // GetTokenByRefresh implements [storage.TokenStore].
 func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*models.Token, error) {
 	const op = "mongostore: get token by refresh token"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	if refreshToken == "" {
@@ -758,7 +759,7 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 	if err != nil {
 		return nil, err
 	}
-	if err := storage.CheckRefresh(t, s.now()); err != nil {
+	if err := backendkit.CheckRefresh(t, s.now()); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	t.RefreshToken = refreshToken
@@ -770,7 +771,7 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 // flagged revoked. It is idempotent, so no single winner is needed.
 func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	const op = "mongostore: revoke token"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	digest := secret.Digest(token)
@@ -793,7 +794,7 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 
 // PurgeExpired implements [storage.Storage], by the store's clock: it
 // deletes codes and their used-markers whose expiry is before now, and
-// tokens whose purge instant ([storage.PurgeAt]) is. The count covers codes
+// tokens whose purge instant ([backendkit.PurgeAt]) is. The count covers codes
 // and tokens; markers are part of their code.
 //
 // Each collection is purged in batches of at most [WithPurgeBatchSize]
@@ -804,7 +805,7 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 // until then.
 func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 	const op = "mongostore: purge expired"
-	if err := storage.CtxErr(ctx, op); err != nil {
+	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return 0, err
 	}
 	cut := before(s.now())

@@ -30,17 +30,37 @@
 // (bcrypt by default). So a token read by its access token does not carry
 // its refresh token, and the reverse: storage cannot give it back.
 //
+// # Grants
+//
+// A grant is one authorization: the code the user approved, the tokens
+// issued from it and every token refreshed from those. Codes and tokens
+// carry its GrantID ([models.AuthorizationCode.GrantID],
+// [models.Token.GrantID]); a code or token created without one gets a new
+// random one. The server gives the tokens it issues from a code the code's
+// GrantID; [TokenStore.RotateToken] gives a refreshed pair the GrantID of
+// the pair it replaces.
+//
+// The grant is what a leak revokes. [TokenStore.RotateToken] rotates a
+// refresh token atomically (exactly one of concurrent refreshes wins) and
+// detects reuse: a refresh token used after it was rotated or revoked
+// revokes every token of its grant, the legitimate client's newest pair
+// included (RFC 9700 4.14.2). A replayed code does the same
+// ([AuthorizationCodeStore.ConsumeAuthorizationCode], RFC 6749 4.1.2).
+// [Storage.RevokeGrant] revokes a grant on demand, for a user who signs out
+// everywhere or an administrator. Revoked tokens are kept until they
+// expire, so reuse is recognised for as long as the refresh token could
+// have been used.
+//
 // # Time
 //
 // Every store takes an injected clock (func() time.Time) and uses it for
 // every expiry decision. A credential is valid at the exact instant it
 // expires and expired after it. Instants and lifetimes are kept to the
-// millisecond, in UTC ([Truncate]).
+// millisecond, in UTC.
 //
 // # Writing a backend
 //
-// [NormalizeClient], [NormalizeAuthorizationCode] and [NormalizeToken]
-// validate input the same way in every backend; [CheckCode], [CheckAccess]
-// and [CheckRefresh] decide whether a stored record is live. Run the
-// conformance suite against the new backend.
+// Package backendkit holds the rules every backend applies the same way:
+// validation of input, judging stored records, the expiry rule on
+// integers, grant IDs. Run the conformance suite against the new backend.
 package storage

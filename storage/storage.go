@@ -67,6 +67,8 @@ type AuthorizationCodeStore interface {
 	// missing Code or ClientID, a zero AuthTime, a lifetime under one
 	// millisecond or an unknown PKCE method is [ErrInvalid]; a code that is
 	// already stored is [ErrAlreadyExists]. On error nothing is written.
+	// An empty GrantID gives the code a new random one, returned by every
+	// later read; c itself is not modified.
 	CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error
 
 	// GetAuthorizationCode returns the code without consuming it.
@@ -81,6 +83,11 @@ type AuthorizationCodeStore interface {
 	// is purged. A used code is kept, marked, so that a replay
 	// ([ErrAlreadyUsed]) can be told from a typo ([ErrNotFound]). An
 	// expired code is [ErrExpired] and is not consumed.
+	//
+	// A replay also revokes every token of the code's grant (RFC 6749
+	// 4.1.2): the tokens issued from the code, and those refreshed from
+	// them, stop working. [AuthorizationCodeStore.GetAuthorizationCode]
+	// never does this: it is a pure read.
 	ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error)
 
 	// DeleteAuthorizationCode deletes the code, used or not; an unknown code
@@ -103,6 +110,9 @@ type TokenStore interface {
 	// to the access token is [ErrInvalid]. An access token or refresh token
 	// that is already stored is [ErrAlreadyExists]. On error nothing is
 	// written. An empty TokenType is stored as [models.DefaultTokenType].
+	// An empty GrantID gives the token a new random one, returned by every
+	// later read; t itself is not modified. A token with Revoked set is
+	// [ErrInvalid]: tokens are created live.
 	CreateToken(ctx context.Context, t *models.Token) error
 
 	// GetTokenByAccess returns the token whose access token this is,
@@ -120,6 +130,34 @@ type TokenStore interface {
 	// or expired token again is not an error; an unknown token is
 	// [ErrNotFound].
 	RevokeToken(ctx context.Context, token string) error
+
+	// RotateToken exchanges the refresh token of a live pair for the pair
+	// next, atomically: the old pair is revoked and next is stored, both or
+	// neither. It is the refresh of RFC 6749 6 with rotation and reuse
+	// detection (RFC 9700 4.14.2):
+	//
+	//   - The pair of refreshToken is live (not revoked, refresh lifetime
+	//     not over): it is revoked and next is stored. next is validated
+	//     as by CreateToken ([ErrInvalid], [ErrAlreadyExists]); an empty
+	//     next.GrantID inherits the old pair's, and a different GrantID or
+	//     ClientID is [ErrInvalid]. next itself is not modified.
+	//   - Of any number of concurrent calls with the same refresh token
+	//     exactly one succeeds.
+	//   - The pair was already revoked, by an earlier rotation or by
+	//     RevokeToken or RevokeGrant: this is a reuse. Every token of its
+	//     grant is revoked, the successors included, and the error matches
+	//     [ErrRevoked]. A call that lost a race for the same refresh token
+	//     is a reuse too. A store may offer a reuse interval, a short grace
+	//     after a rotation in which a replay of the rotated token fails
+	//     with [ErrRevoked] without revoking the grant; by default there is
+	//     none.
+	//   - The refresh lifetime is over: [ErrExpired], and nothing changes.
+	//   - An unknown or purged refresh token (or an empty one) is
+	//     [ErrNotFound].
+	//
+	// The server must check, before calling it, that the refresh token was
+	// issued to the authenticated client (RFC 6749 6).
+	RotateToken(ctx context.Context, refreshToken string, next *models.Token) error
 }
 
 // Storage is the whole contract a backend implements. Every method takes ctx
@@ -131,10 +169,17 @@ type Storage interface {
 	AuthorizationCodeStore
 	TokenStore
 
+	// RevokeGrant revokes every token of the grant and makes its unused
+	// authorization codes unusable: they are marked used, so exchanging
+	// one is [ErrAlreadyUsed]. Revoking a revoked grant again is not an
+	// error; a grant of which no code or token is stored is [ErrNotFound].
+	RevokeGrant(ctx context.Context, grantID string) error
+
 	// PurgeExpired deletes every authorization code past its expiry (used
 	// or not) and every token whose access and refresh lifetimes have both
-	// ended, and returns how many records it deleted. Clients are never
-	// purged. Revoked tokens are kept until they expire, so that a replayed
-	// one is still told apart as [ErrRevoked].
+	// ended, and returns how many records it deleted: a code is one record
+	// and a token pair is one record. Clients are never purged. Revoked
+	// tokens are kept until they expire, so that a replayed one is still
+	// told apart as [ErrRevoked] and its reuse still revokes its grant.
 	PurgeExpired(ctx context.Context) (int64, error)
 }

@@ -11,6 +11,7 @@ import (
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 	omodels "github.com/go-oauth2/oauth2/v4/models"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -127,7 +128,7 @@ func (ts *TokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 		}
 		t.RefreshToken = refresh
 		t.RefreshTokenExpiresIn = rc.Add(lifetime(info.GetRefreshExpiresIn())).Sub(issued)
-		if t.RefreshTokenExpiresIn < storage.Precision {
+		if t.RefreshTokenExpiresIn < backendkit.Precision {
 			// The refresh token ends (nearly) before the new access token
 			// is issued: there is nothing left to refresh with.
 			return oerrors.ErrExpiredRefreshToken
@@ -169,7 +170,7 @@ func (ts *TokenStore) RemoveByRefresh(ctx context.Context, refresh string) error
 
 func (ts *TokenStore) revoke(ctx context.Context, token string) error {
 	if token == "" {
-		return storage.CtxErr(ctx, "gooauth2: revoke")
+		return backendkit.CtxErr(ctx, "gooauth2: revoke")
 	}
 	if err := ts.s.RevokeToken(ctx, token); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/go-oauth2/oauth2/v4/manage"
 	omodels "github.com/go-oauth2/oauth2/v4/models"
 
+	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/integration/gooauth2"
 	"github.com/oauthstore/oauthstore/memstore"
 	"github.com/oauthstore/oauthstore/models"
@@ -94,7 +95,7 @@ func TestCodeRoundTripAndSingleUse(t *testing.T) {
 	}
 	if c.ClientID != "client-1" || c.UserID != "user-1" || c.RedirectURI != "https://app.example/cb" || c.Scope != "read write" ||
 		c.CodeChallenge != challenge || c.CodeChallengeMethod != models.CodeChallengeS256 || c.ExpiresIn != 10*time.Minute ||
-		!c.AuthTime.Equal(storage.Truncate(in.CodeCreateAt)) {
+		!c.AuthTime.Equal(backendkit.Truncate(in.CodeCreateAt)) {
 		t.Fatalf("stored code = %+v", c)
 	}
 
@@ -202,7 +203,7 @@ func TestTokenPairRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a.GetAccess() != "access-1" || a.GetRefresh() != "" || a.GetClientID() != "client-1" || a.GetUserID() != "user-1" ||
-		a.GetScope() != "read" || a.GetAccessExpiresIn() != time.Hour || !a.GetAccessCreateAt().Equal(storage.Truncate(in.AccessCreateAt)) {
+		a.GetScope() != "read" || a.GetAccessExpiresIn() != time.Hour || !a.GetAccessCreateAt().Equal(backendkit.Truncate(in.AccessCreateAt)) {
 		t.Fatalf("GetByAccess = %+v", a)
 	}
 	r, err := ts.GetByRefresh(ctx, "refresh-1")
@@ -210,7 +211,7 @@ func TestTokenPairRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.GetRefresh() != "refresh-1" || r.GetAccess() != "" || r.GetRefreshExpiresIn() != 24*time.Hour ||
-		!r.GetRefreshCreateAt().Equal(storage.Truncate(in.RefreshCreateAt)) || r.GetClientID() != "client-1" {
+		!r.GetRefreshCreateAt().Equal(backendkit.Truncate(in.RefreshCreateAt)) || r.GetClientID() != "client-1" {
 		t.Fatalf("GetByRefresh = %+v", r)
 	}
 	if _, err := ts.GetByAccess(ctx, "nope"); err != oerrors.ErrInvalidAccessToken {

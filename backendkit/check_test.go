@@ -1,4 +1,4 @@
-package storage
+package backendkit
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/storage"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 123_456_789, time.FixedZone("CET", 3600))
@@ -39,15 +40,15 @@ func TestNormalizeToken(t *testing.T) {
 		tok := good
 		mutate(&tok)
 		_, err := NormalizeToken(&tok)
-		if !errors.Is(err, ErrInvalid) {
-			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		if !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("%s: err = %v, want storage.ErrInvalid", name, err)
 			continue
 		}
 		if strings.Contains(err.Error(), "acc-secret") || strings.Contains(err.Error(), "ref-secret") {
 			t.Errorf("%s: error %q contains a token", name, err)
 		}
 	}
-	if _, err := NormalizeToken(nil); !errors.Is(err, ErrInvalid) {
+	if _, err := NormalizeToken(nil); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("nil token: err = %v", err)
 	}
 }
@@ -64,8 +65,8 @@ func TestNormalizeCodeAndClient(t *testing.T) {
 	} {
 		c := code
 		mutate(&c)
-		if _, err := NormalizeAuthorizationCode(&c); !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "code-secret") {
-			t.Errorf("%s: err = %v, want ErrInvalid without the code", name, err)
+		if _, err := NormalizeAuthorizationCode(&c); !errors.Is(err, storage.ErrInvalid) || strings.Contains(err.Error(), "code-secret") {
+			t.Errorf("%s: err = %v, want storage.ErrInvalid without the code", name, err)
 		}
 	}
 	client := models.Client{ClientID: "c", ClientSecret: "s3cret", SecretHash: "stale", GrantTypes: []models.GrantType{models.GrantPassword}}
@@ -83,8 +84,8 @@ func TestNormalizeCodeAndClient(t *testing.T) {
 		"unknown type":  {ClientID: "c", ResponseTypes: []models.ResponseType{"code token"}},
 		"empty URI":     {ClientID: "c", RedirectURIs: []string{""}},
 	} {
-		if _, err := NormalizeClient(&c); !errors.Is(err, ErrInvalid) {
-			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		if _, err := NormalizeClient(&c); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("%s: err = %v, want storage.ErrInvalid", name, err)
 		}
 	}
 }
@@ -95,15 +96,15 @@ func TestChecks(t *testing.T) {
 	if err := CheckCode(code, false, now.Add(time.Minute)); err != nil {
 		t.Errorf("code at its expiry instant: %v, want live", err)
 	}
-	if err := CheckCode(code, false, now.Add(time.Minute+time.Millisecond)); !errors.Is(err, ErrExpired) {
+	if err := CheckCode(code, false, now.Add(time.Minute+time.Millisecond)); !errors.Is(err, storage.ErrExpired) {
 		t.Errorf("expired code: %v", err)
 	}
-	if err := CheckCode(code, true, now.Add(time.Hour)); !errors.Is(err, ErrAlreadyUsed) {
+	if err := CheckCode(code, true, now.Add(time.Hour)); !errors.Is(err, storage.ErrAlreadyUsed) {
 		t.Errorf("used and expired code: %v, want ErrAlreadyUsed", err)
 	}
 	tok := &models.Token{ClientID: "c", IssuedAt: now, ExpiresIn: time.Minute, RefreshToken: "r", RefreshTokenExpiresIn: time.Hour}
 	later := now.Add(2 * time.Minute)
-	if err := CheckAccess(tok, later); !errors.Is(err, ErrExpired) {
+	if err := CheckAccess(tok, later); !errors.Is(err, storage.ErrExpired) {
 		t.Errorf("expired access: %v", err)
 	}
 	if err := CheckRefresh(tok, later); err != nil {
@@ -113,10 +114,10 @@ func TestChecks(t *testing.T) {
 		t.Errorf("PurgeAt = %v, want the refresh expiry", got)
 	}
 	tok.Revoked = true
-	if err := CheckAccess(tok, later); !errors.Is(err, ErrRevoked) {
+	if err := CheckAccess(tok, later); !errors.Is(err, storage.ErrRevoked) {
 		t.Errorf("revoked and expired access: %v, want ErrRevoked first", err)
 	}
-	if err := CheckRefresh(tok, now); !errors.Is(err, ErrRevoked) {
+	if err := CheckRefresh(tok, now); !errors.Is(err, storage.ErrRevoked) {
 		t.Errorf("revoked refresh: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
