@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/storage"
@@ -30,9 +32,8 @@ func CeilMillis(now time.Time) int64 {
 	return v
 }
 
-// MaxIDLen is the longest client ID and grant ID, in bytes, a store
-// accepts: the width of the indexed ID columns of a SQL backend.
-const MaxIDLen = 255
+// MaxIDLen is [storage.MaxIDLen].
+const MaxIDLen = storage.MaxIDLen
 
 // grantIDBytes is the entropy of a grant ID: 128 bits.
 const grantIDBytes = 16
@@ -52,23 +53,48 @@ func NormalizeClient(c *models.Client) (models.Client, error) {
 	if c == nil {
 		return models.Client{}, fmt.Errorf("create client: nil client: %w", storage.ErrInvalid)
 	}
-	if c.ClientID == "" {
-		return models.Client{}, fmt.Errorf("create client: empty client ID: %w", storage.ErrInvalid)
-	}
+	v := validator{op: "create client", clientID: c.ClientID}
+	v.id("client ID", c.ClientID, true)
+	v.credential("client secret", c.ClientSecret, false)
+	seenGrant := map[models.GrantType]bool{}
 	for _, g := range c.GrantTypes {
-		if !g.Valid() {
-			return models.Client{}, fmt.Errorf("create client %q: unknown grant type %q: %w", c.ClientID, g, storage.ErrInvalid)
+		switch {
+		case !g.Valid():
+			v.fail("unknown grant type %s", quote(string(g)))
+		case seenGrant[g]:
+			v.fail("grant type %q listed twice", g)
 		}
+		seenGrant[g] = true
 	}
+	seenResp := map[models.ResponseType]bool{}
 	for _, r := range c.ResponseTypes {
-		if !r.Valid() {
-			return models.Client{}, fmt.Errorf("create client %q: unknown response type %q: %w", c.ClientID, r, storage.ErrInvalid)
+		switch {
+		case !r.Valid():
+			v.fail("unknown response type %s", quote(string(r)))
+		case seenResp[r]:
+			v.fail("response type %q listed twice", r)
 		}
+		seenResp[r] = true
 	}
-	for _, u := range c.RedirectURIs {
+	if len(c.RedirectURIs) > storage.MaxRedirectURIs {
+		v.fail("%d redirect URIs, more than %d", len(c.RedirectURIs), storage.MaxRedirectURIs)
+	}
+	seenURI := map[string]bool{}
+	for i, u := range c.RedirectURIs {
+		name := fmt.Sprintf("redirect URI %d", i+1)
 		if u == "" {
-			return models.Client{}, fmt.Errorf("create client %q: empty redirect URI: %w", c.ClientID, storage.ErrInvalid)
+			v.fail("empty %s", name)
 		}
+		v.text(name, u, storage.MaxRedirectURILen)
+		if seenURI[u] {
+			v.fail("%s listed twice", name)
+		}
+		seenURI[u] = true
+	}
+	v.text("scope", c.Scope, storage.MaxScopeLen)
+	v.id("user ID", c.UserID, false)
+	if v.err != nil {
+		return models.Client{}, v.err
 	}
 	out := c.Clone()
 	out.SecretHash = ""
@@ -84,43 +110,40 @@ func NormalizeAuthorizationCode(c *models.AuthorizationCode) (models.Authorizati
 	if c == nil {
 		return models.AuthorizationCode{}, fmt.Errorf("create authorization code: nil code: %w", storage.ErrInvalid)
 	}
-	if c.Code == "" {
-		return models.AuthorizationCode{}, fmt.Errorf("create authorization code: empty code: %w", storage.ErrInvalid)
-	}
-	if c.ClientID == "" {
-		return models.AuthorizationCode{}, fmt.Errorf("create authorization code: empty client ID: %w", storage.ErrInvalid)
-	}
+	v := validator{op: "create authorization code", clientID: c.ClientID}
+	v.credential("code", c.Code, true)
+	v.id("client ID", c.ClientID, true)
+	v.text("redirect URI", c.RedirectURI, storage.MaxRedirectURILen)
+	v.text("response type", c.ResponseType, storage.MaxShortLen)
+	v.text("scope", c.Scope, storage.MaxScopeLen)
+	v.text("code challenge", c.CodeChallenge, storage.MaxCodeChallengeLen)
+	v.text("nonce", c.Nonce, storage.MaxNonceLen)
+	v.id("user ID", c.UserID, false)
+	v.id("grant ID", c.GrantID, false)
 	if c.AuthTime.IsZero() {
-		return models.AuthorizationCode{}, fmt.Errorf("create authorization code for client %q: zero auth time: %w", c.ClientID, storage.ErrInvalid)
+		v.fail("zero auth time")
 	}
 	out := *c
 	out.AuthTime = Truncate(c.AuthTime)
 	out.ExpiresIn = c.ExpiresIn.Truncate(Precision)
 	if out.ExpiresIn <= 0 {
-		return models.AuthorizationCode{}, fmt.Errorf("create authorization code for client %q: lifetime %v is under %v: %w", c.ClientID, c.ExpiresIn, Precision, storage.ErrInvalid)
+		v.fail("lifetime %v is under %v", c.ExpiresIn, Precision)
 	}
 	if c.CodeChallengeMethod != "" {
 		if !c.CodeChallengeMethod.Valid() {
-			return models.AuthorizationCode{}, fmt.Errorf("create authorization code for client %q: unknown code challenge method %q: %w", c.ClientID, c.CodeChallengeMethod, storage.ErrInvalid)
+			v.fail("unknown code challenge method %s", quote(string(c.CodeChallengeMethod)))
 		}
 		if c.CodeChallenge == "" {
-			return models.AuthorizationCode{}, fmt.Errorf("create authorization code for client %q: code challenge method without a challenge: %w", c.ClientID, storage.ErrInvalid)
+			v.fail("code challenge method without a challenge")
 		}
 	}
-	if err := checkGrantID("create authorization code", c.ClientID, c.GrantID); err != nil {
-		return models.AuthorizationCode{}, err
+	if v.err != nil {
+		return models.AuthorizationCode{}, v.err
 	}
 	if out.GrantID == "" {
 		out.GrantID = NewGrantID()
 	}
 	return out, nil
-}
-
-func checkGrantID(op, clientID, grantID string) error {
-	if len(grantID) > MaxIDLen {
-		return fmt.Errorf("%s for client %q: grant ID of %d bytes is longer than %d: %w", op, clientID, len(grantID), MaxIDLen, storage.ErrInvalid)
-	}
-	return nil
 }
 
 // NormalizeToken validates t for [storage.TokenStore.CreateToken] and
@@ -147,20 +170,19 @@ func normalizeToken(op string, t *models.Token) (models.Token, error) {
 	if t == nil {
 		return models.Token{}, fmt.Errorf("%s: nil token: %w", op, storage.ErrInvalid)
 	}
-	if t.AccessToken == "" {
-		return models.Token{}, fmt.Errorf("%s: empty access token: %w", op, storage.ErrInvalid)
-	}
-	if t.ClientID == "" {
-		return models.Token{}, fmt.Errorf("%s: empty client ID: %w", op, storage.ErrInvalid)
-	}
+	v := validator{op: op, clientID: t.ClientID}
+	v.credential("access token", t.AccessToken, true)
+	v.credential("refresh token", t.RefreshToken, false)
+	v.id("client ID", t.ClientID, true)
+	v.text("scope", t.Scope, storage.MaxScopeLen)
+	v.text("token type", t.TokenType, storage.MaxShortLen)
+	v.id("user ID", t.UserID, false)
+	v.id("grant ID", t.GrantID, false)
 	if t.IssuedAt.IsZero() {
-		return models.Token{}, fmt.Errorf("%s for client %q: zero issue time: %w", op, t.ClientID, storage.ErrInvalid)
+		v.fail("zero issue time")
 	}
 	if t.Revoked {
-		return models.Token{}, fmt.Errorf("%s for client %q: a token is created live, not revoked: %w", op, t.ClientID, storage.ErrInvalid)
-	}
-	if err := checkGrantID(op, t.ClientID, t.GrantID); err != nil {
-		return models.Token{}, err
+		v.fail("a token is created live, not revoked")
 	}
 	out := *t
 	out.IssuedAt = Truncate(t.IssuedAt)
@@ -168,17 +190,88 @@ func normalizeToken(op string, t *models.Token) (models.Token, error) {
 	out.RefreshTokenExpiresIn = t.RefreshTokenExpiresIn.Truncate(Precision)
 	out.TokenType = t.Type()
 	if out.ExpiresIn <= 0 {
-		return models.Token{}, fmt.Errorf("%s for client %q: access lifetime %v is under %v: %w", op, t.ClientID, t.ExpiresIn, Precision, storage.ErrInvalid)
+		v.fail("access lifetime %v is under %v", t.ExpiresIn, Precision)
 	}
 	switch {
 	case t.RefreshToken != "" && out.RefreshTokenExpiresIn <= 0:
-		return models.Token{}, fmt.Errorf("%s for client %q: refresh token with a refresh lifetime of %v: %w", op, t.ClientID, t.RefreshTokenExpiresIn, storage.ErrInvalid)
+		v.fail("refresh token with a refresh lifetime of %v", t.RefreshTokenExpiresIn)
 	case t.RefreshToken == "" && t.RefreshTokenExpiresIn != 0:
-		return models.Token{}, fmt.Errorf("%s for client %q: refresh lifetime without a refresh token: %w", op, t.ClientID, storage.ErrInvalid)
+		v.fail("refresh lifetime without a refresh token")
 	case t.RefreshToken != "" && t.RefreshToken == t.AccessToken:
-		return models.Token{}, fmt.Errorf("%s for client %q: refresh token equals access token: %w", op, t.ClientID, storage.ErrInvalid)
+		v.fail("refresh token equals access token")
+	}
+	if v.err != nil {
+		return models.Token{}, v.err
 	}
 	return out, nil
+}
+
+// LookupID reports whether id could be a stored client ID or grant ID:
+// non-empty, at most [storage.MaxIDLen] bytes of valid UTF-8 without NUL.
+// A backend answers [storage.ErrNotFound] for any other without asking its
+// database, which may reject such a value with an error of its own.
+func LookupID(id string) bool {
+	return id != "" && len(id) <= storage.MaxIDLen && storable(id)
+}
+
+// storable reports whether s is valid UTF-8 without NUL bytes.
+func storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// validator collects the first problem of a record being validated, as an
+// error wrapping [storage.ErrInvalid]. Its messages name fields and sizes,
+// never a credential's value.
+type validator struct {
+	op, clientID string
+	err          error
+}
+
+func (v *validator) fail(format string, args ...any) {
+	if v.err != nil {
+		return
+	}
+	what := v.op
+	if v.clientID != "" && LookupID(v.clientID) {
+		what += fmt.Sprintf(" for client %q", v.clientID)
+	}
+	v.err = fmt.Errorf("%s: %s: %w", what, fmt.Sprintf(format, args...), storage.ErrInvalid)
+}
+
+// text checks a field that may be empty: valid UTF-8, no NUL, at most max
+// bytes.
+func (v *validator) text(name, s string, max int) {
+	switch {
+	case len(s) > max:
+		v.fail("%s of %d bytes is longer than %d", name, len(s), max)
+	case !utf8.ValidString(s):
+		v.fail("%s is not valid UTF-8", name)
+	case strings.IndexByte(s, 0) >= 0:
+		v.fail("%s contains a NUL byte", name)
+	}
+}
+
+func (v *validator) id(name, s string, required bool) {
+	if required && s == "" {
+		v.fail("empty %s", name)
+	}
+	v.text(name, s, storage.MaxIDLen)
+}
+
+func (v *validator) credential(name, s string, required bool) {
+	if required && s == "" {
+		v.fail("empty %s", name)
+	}
+	v.text(name, s, storage.MaxCredentialLen)
+}
+
+// quote quotes a short invalid enumeration value for an error message,
+// cut to 32 bytes.
+func quote(s string) string {
+	if len(s) > 32 {
+		return fmt.Sprintf("%q...", s[:32])
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // Successor checks next, as returned by [NormalizeSuccessor], against old,

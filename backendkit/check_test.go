@@ -129,3 +129,113 @@ func TestChecks(t *testing.T) {
 		t.Errorf("CtxErr on a live context = %v", err)
 	}
 }
+
+func TestNewGrantID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewGrantID()
+		if len(id) != 22 {
+			t.Fatalf("NewGrantID() = %q: want 22 base64url characters (128 bits)", id)
+		}
+		for _, r := range id {
+			if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				t.Fatalf("NewGrantID() = %q: %q is not base64url", id, r)
+			}
+		}
+		if seen[id] {
+			t.Fatalf("NewGrantID() repeated %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestNormalizeAssignsGrantID(t *testing.T) {
+	tok := models.Token{AccessToken: "a", ClientID: "c", IssuedAt: t0, ExpiresIn: time.Hour}
+	n, err := NormalizeToken(&tok)
+	if err != nil || n.GrantID == "" || tok.GrantID != "" {
+		t.Fatalf("NormalizeToken: GrantID %q, caller's %q, err %v: want a new one, the caller's untouched", n.GrantID, tok.GrantID, err)
+	}
+	s, err := NormalizeSuccessor(&tok)
+	if err != nil || s.GrantID != "" {
+		t.Fatalf("NormalizeSuccessor: GrantID %q, err %v: want it left empty for Successor", s.GrantID, err)
+	}
+	code := models.AuthorizationCode{Code: "x", ClientID: "c", AuthTime: t0, ExpiresIn: time.Minute, GrantID: "given"}
+	nc, err := NormalizeAuthorizationCode(&code)
+	if err != nil || nc.GrantID != "given" {
+		t.Fatalf("NormalizeAuthorizationCode kept GrantID %q, err %v: want the given one", nc.GrantID, err)
+	}
+	code.GrantID = strings.Repeat("g", MaxIDLen+1)
+	if _, err := NormalizeAuthorizationCode(&code); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("a grant ID over MaxIDLen: err = %v, want ErrInvalid", err)
+	}
+	tok.Revoked = true
+	if _, err := NormalizeToken(&tok); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("a token created revoked: err = %v, want ErrInvalid", err)
+	}
+}
+
+func TestSuccessor(t *testing.T) {
+	old := &models.Token{ClientID: "c", GrantID: "g"}
+	next := models.Token{ClientID: "c"}
+	if err := Successor(old, &next); err != nil || next.GrantID != "g" {
+		t.Fatalf("Successor: GrantID %q, err %v: want the old pair's", next.GrantID, err)
+	}
+	for name, n := range map[string]models.Token{
+		"other client": {ClientID: "d"},
+		"other grant":  {ClientID: "c", GrantID: "h"},
+	} {
+		if err := Successor(old, &n); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestReuseWithinInterval(t *testing.T) {
+	at := t0
+	for _, c := range []struct {
+		rotated  time.Time
+		interval time.Duration
+		now      time.Time
+		want     bool
+	}{
+		{at, time.Minute, at, true},
+		{at, time.Minute, at.Add(time.Minute), true},
+		{at, time.Minute, at.Add(time.Minute + time.Nanosecond), false},
+		{at, 0, at, false},
+		{time.Time{}, time.Minute, at, false},
+	} {
+		if got := ReuseWithinInterval(c.rotated, c.interval, c.now); got != c.want {
+			t.Errorf("ReuseWithinInterval(%v, %v, %v) = %t, want %t", c.rotated, c.interval, c.now, got, c.want)
+		}
+	}
+	for _, revoked := range []bool{true, false} {
+		if err := ReuseError("c", revoked); !errors.Is(err, storage.ErrRevoked) {
+			t.Errorf("ReuseError(%t) = %v, want ErrRevoked", revoked, err)
+		}
+	}
+}
+
+func TestCeilMillis(t *testing.T) {
+	base := time.UnixMilli(1_000_000).UTC()
+	for _, c := range []struct {
+		now  time.Time
+		want int64
+	}{
+		{base, 1_000_000},
+		{base.Add(time.Nanosecond), 1_000_001},
+		{base.Add(999 * time.Microsecond), 1_000_001},
+		{base.Add(-time.Nanosecond), 1_000_000},
+	} {
+		if got := CeilMillis(c.now); got != c.want {
+			t.Errorf("CeilMillis(%v) = %d, want %d", c.now, got, c.want)
+		}
+	}
+	// The integer rule agrees with models: expired exactly when e < CeilMillis(now).
+	e := base
+	for _, d := range []time.Duration{-time.Millisecond, 0, time.Nanosecond, time.Microsecond, time.Millisecond} {
+		now := e.Add(d)
+		if got, want := e.UnixMilli() < CeilMillis(now), now.After(e); got != want {
+			t.Errorf("at expiry%+v: integer rule says expired=%t, time.After says %t", d, got, want)
+		}
+	}
+}

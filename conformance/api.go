@@ -18,11 +18,29 @@ type NewStore func(t *testing.T, clock func() time.Time) storage.Storage
 // that implements it lets the suite read every byte it persisted, so that
 // the suite can assert no plaintext client secret, code or token is among
 // them. It is usually a test-only wrapper: embed the backend's store and
-// dump its tables, collections or files.
+// dump its tables, collections, keys or files.
 type RawDumper interface {
-	// DumpRaw returns everything the store has persisted, in any encoding
-	// that keeps strings readable (raw file bytes, rows as text, BSON).
-	// The suite first checks that the client IDs it stored appear in the
-	// dump, so a dump that leaves records out fails rather than passes.
+	// DumpRaw returns everything the store has persisted, as text: rows,
+	// documents or key-value pairs, with key names, index entries and any
+	// other persisted bytes included (a credential in a key name is
+	// persisted too). Do not return a compressed or binary serialisation
+	// (a Redis DUMP payload, a raw page of a B-tree, gzip): a credential
+	// inside it would not be found and the check would pass while the
+	// store leaks. Strings must be readable as they are stored.
+	//
+	// Before it looks for leaked credentials the suite checks that the
+	// dump is complete enough to be trusted: every stored client ID must
+	// appear, and the digest of every stored code, access token and
+	// refresh token (the lowercase hex [secret.Digest] of it, or what the
+	// store's [CredentialDigester] says).
 	DumpRaw(ctx context.Context) ([]byte, error)
+}
+
+// CredentialDigester is an optional interface for a [RawDumper] whose store
+// does not key credentials by the plain [secret.Digest] (for example a
+// store with keyed digests): CredentialDigest returns the text under which
+// the store persists credential's digest, so that the suite can check the
+// dump for it.
+type CredentialDigester interface {
+	CredentialDigest(credential string) string
 }

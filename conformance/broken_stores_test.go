@@ -405,6 +405,7 @@ func (s secretInErrors) AuthenticateClient(ctx context.Context, id, sec string) 
 type dumper struct {
 	storage.Storage
 	plaintext bool
+	noTokens  bool // leaves the token table out of the dump
 	mu        sync.Mutex
 	buf       bytes.Buffer
 }
@@ -442,11 +443,13 @@ func (s *dumper) CreateAuthorizationCode(ctx context.Context, c *models.Authoriz
 func (s *dumper) CreateToken(ctx context.Context, t *models.Token) error {
 	err := s.Storage.CreateToken(ctx, t)
 	if err == nil {
-		refresh := secret.Digest(t.RefreshToken)
-		if s.plaintext {
-			refresh = t.RefreshToken
+		switch {
+		case s.noTokens:
+		case s.plaintext: // a plaintext column beside the digest
+			s.record("token %s %s %s %s", secret.Digest(t.AccessToken), secret.Digest(t.RefreshToken), t.RefreshToken, t.ClientID)
+		default:
+			s.record("token %s %s %s", secret.Digest(t.AccessToken), secret.Digest(t.RefreshToken), t.ClientID)
 		}
-		s.record("token %s %s %s", secret.Digest(t.AccessToken), refresh, t.ClientID)
 	}
 	return err
 }

@@ -103,6 +103,13 @@ var variants = []variant{
 		wantFail: []string{"Code/ExpiryBoundary", "Token/AccessExpiry", "Token/RefreshExpiry"},
 	},
 	{
+		name: "clock-truncated-to-the-millisecond",
+		newStore: func(clock func() time.Time) storage.Storage {
+			return mem(func() time.Time { return clock().Truncate(time.Millisecond) })
+		},
+		wantFail: []string{"Code/ExpirySubMillisecond", "Token/ExpirySubMillisecond"},
+	},
+	{
 		name:     "revocation-ignored",
 		newStore: func(clock func() time.Time) storage.Storage { return revokeIgnored{mem(clock)} },
 		wantFail: []string{"Token/RevokeByAccess", "Token/RevokeByRefresh", "Isolation/RevokeOnlyThatPair"},
@@ -195,6 +202,15 @@ var variants = []variant{
 	{
 		name:     "dump-returns-nothing",
 		newStore: func(clock func() time.Time) storage.Storage { return emptyDump{mem(clock)} },
+		wantFail: []string{"Secrets/RawDump"},
+	},
+	{
+		name: "dump-leaves-tokens-out",
+		newStore: func(clock func() time.Time) storage.Storage {
+			d := newDumper(mem(clock), false)
+			d.noTokens = true
+			return d
+		},
 		wantFail: []string{"Secrets/RawDump"},
 	},
 	{

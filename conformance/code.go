@@ -22,6 +22,7 @@ var codeTests = []testCase{
 	{"ConsumeThenExpire", testCodeConsumeThenExpire},
 	{"Expired", testCodeExpired},
 	{"ExpiryBoundary", testCodeExpiryBoundary},
+	{"ExpirySubMillisecond", testCodeExpirySubMillisecond},
 	{"Delete", testCodeDelete},
 	{"ConsumeConcurrent", testCodeConsumeConcurrent},
 }
@@ -211,6 +212,20 @@ func testCodeExpiryBoundary(h *harness) {
 	h.consumeErr(b.Code, storage.ErrExpired, "one millisecond after the code expired")
 	h.codeErr(sub.Code, storage.ErrExpired, "one millisecond after the truncated expiry of a code given sub-millisecond times")
 	h.codeErr(a.Code, storage.ErrAlreadyUsed, "of a code consumed at its expiry, one millisecond later")
+}
+
+// A code is expired a microsecond after it expires, by every method and
+// by purge: a store that truncates its clock to the millisecond would keep
+// it alive for up to a millisecond longer.
+func testCodeExpirySubMillisecond(h *harness) {
+	clientID := h.id("client")
+	a, b := h.newCode(clientID), h.newCode(clientID)
+	h.createCode(a)
+	h.createCode(b)
+	h.setClock(a.ExpiresAt().Add(time.Microsecond))
+	h.codeErr(a.Code, storage.ErrExpired, "one microsecond after the code expired")
+	h.consumeErr(b.Code, storage.ErrExpired, "one microsecond after the code expired")
+	h.purge(2, "one microsecond after two codes expired")
 }
 
 // DeleteAuthorizationCode deletes a code, used, expired or not; a deleted

@@ -140,6 +140,10 @@ func ctxCase(call func(h *harness, f *ctxFixture, ctx context.Context) (func(), 
 			if check != nil {
 				check()
 			}
+			if h.t.Failed() {
+				// What follows would only repeat this failure.
+				h.t.FailNow()
+			}
 		}
 		f.expectUntouched()
 	}

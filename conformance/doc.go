@@ -34,6 +34,27 @@
 //     refresh token; revocation by either credential revokes the pair and
 //     nothing else, is idempotent, works on expired tokens and is reported
 //     before expiry.
+//   - Grant: a code or token created without a GrantID gets a new random
+//     one (at least 128 bits, URL-safe), the same on every read, and the
+//     caller's value is not modified; a given GrantID round-trips and
+//     codes and tokens share it. [storage.TokenStore.RotateToken] revokes
+//     the old pair and stores the next one in the old one's grant; a chain
+//     of rotations stays in one grant; 64 goroutines rotating one refresh
+//     token, over several rounds, have exactly one winner, nothing of the
+//     losers' pairs is written and the winner's pair ends up revoked (each
+//     loser is a reuse); reuse after a rotation, or after RevokeToken,
+//     revokes every token of the grant and no other grant's; an expired
+//     refresh token is [storage.ErrExpired] and changes nothing; a next
+//     pair of another client or grant is [storage.ErrInvalid], a malformed
+//     one [storage.ErrInvalid], a taken credential
+//     [storage.ErrAlreadyExists], with nothing changed; unknown, empty and
+//     purged refresh tokens are [storage.ErrNotFound]; a replayed code
+//     revokes its grant's tokens (those refreshed since included) and no
+//     other grant's, while GetAuthorizationCode of a used code revokes
+//     nothing; [storage.Storage.RevokeGrant] revokes tokens and makes
+//     unused codes unusable, is idempotent, and is [storage.ErrNotFound]
+//     for an unknown or purged grant; a rotated pair stays recognisable as
+//     reused until its refresh lifetime ends.
 //   - Isolation: records of several clients written interleaved each read
 //     back as their own; consuming or revoking one touches no other.
 //   - Purge: exact counts of codes past expiry (used or not) and of tokens
@@ -41,7 +62,7 @@
 //     and revoked unexpired tokens are kept; clients are never purged; a
 //     second purge deletes nothing; purged records are
 //     [storage.ErrNotFound].
-//   - Context: each of the thirteen methods, given a cancelled context or
+//   - Context: each of the fifteen methods, given a cancelled context or
 //     one past its deadline, returns an error matching [context.Canceled]
 //     or [context.DeadlineExceeded] with [errors.Is] and writes nothing.
 //   - Secrets: no error contains a client secret, code or token (every
@@ -92,6 +113,18 @@
 // Select a group or a single case with -run, for example
 // -run 'TestConformance/Token/' or -run 'TestConformance/Code/ConsumeConcurrent'.
 //
+// # Reuse interval
+//
+// A store may offer a reuse interval for [storage.TokenStore.RotateToken]
+// (memstore.WithReuseInterval, for one): a short grace after a rotation in
+// which a replay of the rotated refresh token fails without revoking the
+// grant. [RunReuseInterval] tests it with a [NewStoreWithReuseInterval]:
+// a replay within the interval, its end included, fails with
+// [storage.ErrRevoked] and leaves the legitimate pair live; one a
+// millisecond later revokes the grant; concurrent rotations within the
+// interval leave the winner's pair live; a pair revoked by RevokeToken has
+// no interval.
+//
 // # Isolation
 //
 // [Run] calls newStore once per subtest and expects an empty store that
@@ -101,5 +134,6 @@
 // own database, schema, table prefix or collection (derived from t.Name()
 // or a counter), and drop it in t.Cleanup. The subtests run one after
 // another, never in parallel; the only concurrency is the goroutines of
-// Code/ConsumeConcurrent, which call one store at once.
+// Code/ConsumeConcurrent and Grant/RotateConcurrent, which call one store
+// at once.
 package conformance

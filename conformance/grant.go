@@ -17,6 +17,7 @@ var grantTests = []testCase{
 	{"RotateConcurrent", testGrantRotateConcurrent},
 	{"ReuseAfterRotation", testGrantReuseAfterRotation},
 	{"RevokeThenReuse", testGrantRevokeThenReuse},
+	{"ReuseWhateverTheNextPair", testGrantReuseWhateverNext},
 	{"RotateExpired", testGrantRotateExpired},
 	{"RotateMismatch", testGrantRotateMismatch},
 	{"RotateInvalid", testGrantRotateInvalid},
@@ -297,6 +298,19 @@ func testGrantRevokeThenReuse(h *harness) {
 	h.revokedPair(sibling, "the reuse of a revoked refresh token of its grant")
 	h.expectAccess(other)
 	h.expectRefresh(other)
+}
+
+// Reuse is judged on the refresh token alone: a replay sent with a next
+// pair of another client or grant still revokes the grant.
+func testGrantReuseWhateverNext(h *harness) {
+	pair, sibling, other, _ := h.siblings()
+	h.rotate(pair.RefreshToken, h.successor(pair), "of a live pair")
+	foreign := h.newToken(h.id("client"), true)
+	foreign.GrantID = "grant-" + h.randString(24)
+	h.rotateErr(pair.RefreshToken, foreign, storage.ErrRevoked, "of a rotated pair with a next pair of another client and grant (reuse)")
+	h.notWritten(foreign, "for reuse")
+	h.revokedPair(sibling, "the reuse of a refresh token of its grant, sent with a foreign next pair")
+	h.expectAccess(other)
 }
 
 // An expired refresh token is ErrExpired and nothing changes; at the

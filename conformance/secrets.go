@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -142,6 +143,24 @@ func testSecretsRawDump(h *harness) {
 	for _, c := range append([]string{public.ClientID}, p[0].client.ClientID, p[1].client.ClientID, p[2].client.ClientID) {
 		if !bytes.Contains(raw, []byte(c)) {
 			h.t.Fatalf("DumpRaw (%d bytes) does not contain the stored client ID %q: it must return every persisted byte, with strings readable", len(raw), c)
+		}
+	}
+	digestOf := secret.Digest
+	if d, ok := dumper.(CredentialDigester); ok {
+		digestOf = d.CredentialDigest
+	}
+	for _, m := range p {
+		for _, c := range m.codes {
+			if !bytes.Contains(raw, []byte(digestOf(c.Code))) {
+				h.t.Fatalf("DumpRaw (%d bytes) does not contain the digest of a stored code of client %q: it must return every persisted byte, key names and index entries included", len(raw), m.client.ClientID)
+			}
+		}
+		for _, tok := range m.tokens {
+			for _, v := range []string{tok.AccessToken, tok.RefreshToken} {
+				if v != "" && !bytes.Contains(raw, []byte(digestOf(v))) {
+					h.t.Fatalf("DumpRaw (%d bytes) does not contain the digest of a stored token of client %q: it must return every persisted byte, key names and index entries included", len(raw), m.client.ClientID)
+				}
+			}
 		}
 	}
 	leaked := map[string]int{} // kind and form -> how many

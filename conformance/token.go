@@ -23,6 +23,7 @@ var tokenTests = []testCase{
 	{"AccessExpiry", testTokenAccessExpiry},
 	{"RefreshExpiry", testTokenRefreshExpiry},
 	{"ExpiryTruncated", testTokenExpiryTruncated},
+	{"ExpirySubMillisecond", testTokenExpirySubMillisecond},
 	{"RevokeByAccess", testTokenRevokeByAccess},
 	{"RevokeByRefresh", testTokenRevokeByRefresh},
 	{"RevokeWithoutRefresh", testTokenRevokeWithoutRefresh},
@@ -251,6 +252,24 @@ func testTokenExpiryTruncated(h *harness) {
 	h.refreshErr(tok.RefreshToken, storage.ErrExpired, "one millisecond after the truncated refresh expiry")
 }
 
+// Each lifetime is over a microsecond after it ends, for lookups,
+// rotation and purge: a store that truncates its clock to the millisecond
+// would keep the token alive for up to a millisecond longer.
+func testTokenExpirySubMillisecond(h *harness) {
+	clientID := h.id("client")
+	tok, other := h.newToken(clientID, true), h.newToken(clientID, true)
+	h.createToken(tok)
+	h.createToken(other)
+	h.setClock(tok.ExpiresAt().Add(time.Microsecond))
+	h.accessErr(tok.AccessToken, storage.ErrExpired, "one microsecond after the access token expired")
+	h.setClock(tok.RefreshTokenExpiresAt().Add(time.Microsecond))
+	h.refreshErr(tok.RefreshToken, storage.ErrExpired, "one microsecond after the refresh token expired")
+	next := h.successor(other)
+	h.rotateErr(other.RefreshToken, next, storage.ErrExpired, "one microsecond after the refresh token expired")
+	h.notWritten(next, "for an expired refresh token")
+	h.purge(2, "one microsecond after both lifetimes of two pairs ended")
+}
+
 // revokedPair checks that both credentials of tok are ErrRevoked.
 func (h *harness) revokedPair(tok *models.Token, how string) {
 	h.t.Helper()
@@ -337,4 +356,23 @@ func testTokenRevokedThenExpired(h *harness) {
 	h.refreshErr(tok.RefreshToken, storage.ErrRevoked, "of a revoked token")
 	h.advance(24 * time.Hour)
 	h.refreshErr(tok.RefreshToken, storage.ErrRevoked, "of a revoked token whose refresh token has expired since")
+}
+
+// An access token may equal another pair's refresh token: the two are
+// looked up by different methods, and each reads back its own pair.
+// RevokeToken of such a value revokes both pairs.
+func testTokenAccessEqualsOtherRefresh(h *harness) {
+	clientID := h.id("client")
+	a := h.newToken(clientID, true)
+	h.createToken(a)
+	b := h.newToken(clientID, true)
+	b.AccessToken = a.RefreshToken
+	h.createToken(b)
+	h.expectAccess(a)
+	h.expectRefresh(a)
+	h.expectAccess(b)
+	h.expectRefresh(b)
+	h.must(h.s.RevokeToken(h.ctx, a.RefreshToken), "RevokeToken of a value that is one pair's refresh token and another's access token")
+	h.revokedPair(a, "RevokeToken of its refresh token, which is also another pair's access token")
+	h.revokedPair(b, "RevokeToken of its access token, which is also another pair's refresh token")
 }

@@ -609,20 +609,27 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 }
 
 // RevokeToken implements [storage.TokenStore]. Both credentials of a pair
-// share one record, so revoking by either revokes both.
+// share one record, so revoking by either revokes both; a value that is
+// one pair's access token and another's refresh token revokes both pairs.
 func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	const op = "memstore: revoke token"
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	rec, ok := s.lookupToken(token, false)
-	if !ok && token != "" {
-		rec, ok = s.lookupToken(token, true)
+	found := false
+	if rec, ok := s.lookupToken(token, false); ok {
+		rec.revoked.Store(true)
+		found = true
 	}
-	if !ok {
+	if token != "" {
+		if rec, ok := s.lookupToken(token, true); ok {
+			rec.revoked.Store(true)
+			found = true
+		}
+	}
+	if !found {
 		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
-	rec.revoked.Store(true)
 	return nil
 }
 

@@ -1,8 +1,15 @@
 package secret
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestDigest(t *testing.T) {
@@ -75,5 +82,118 @@ func TestArgon2id(t *testing.T) {
 	// Parameters come from the hash, not the verifier's settings.
 	if !(Argon2id{}).Verify(h, "pw") {
 		t.Error("hash made with other parameters does not verify")
+	}
+}
+
+// A secret over 72 bytes is pre-hashed with a tag: the untagged pre-hash,
+// or the tagged one sent as a secret, does not authenticate as it.
+func TestBcryptPrehashTagged(t *testing.T) {
+	long := strings.Repeat("long-client-secret-", 6)
+	h, err := Fast().Hash(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Fast().Verify(h, long) {
+		t.Fatal("a long secret does not verify against its own hash")
+	}
+	sum := sha256.Sum256([]byte(long))
+	for name, forged := range map[string]string{
+		"untagged pre-hash (std)":    base64.RawStdEncoding.EncodeToString(sum[:]),
+		"untagged pre-hash (url)":    base64.RawURLEncoding.EncodeToString(sum[:]),
+		"tagged pre-hash as secret":  prehashTag + base64.RawStdEncoding.EncodeToString(sum[:]),
+		"hex digest":                 Digest(long),
+		"first 72 bytes of a secret": long[:72],
+	} {
+		if Fast().Verify(h, forged) {
+			t.Errorf("%s authenticates as the long secret", name)
+		}
+	}
+	// Hashes written by earlier versions (untagged pre-hash) still verify.
+	legacy, err := bcrypt.GenerateFromPassword([]byte(base64.RawStdEncoding.EncodeToString(sum[:])), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Fast().Verify(string(legacy), long) {
+		t.Error("a hash of the untagged pre-hash, as earlier versions wrote, no longer verifies")
+	}
+	if _, err := Fast().Hash("short\x00secret"); !errors.Is(err, ErrHash) {
+		t.Errorf("Hash of a short secret with a NUL byte: err = %v, want ErrHash", err)
+	}
+}
+
+// Verify refuses stored argon2id parameters beyond the bounds without
+// computing (a 4 GiB hash from a tampered database would otherwise be
+// honoured), and Hash refuses them too.
+func TestArgon2idBounds(t *testing.T) {
+	a := Argon2id{Time: 1, Memory: 1024, Threads: 1}
+	h, err := a.Hash("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, params := range []string{"m=4194304,t=1,p=1", "m=1024,t=1000,p=1", "m=1024,t=1,p=255", "m=1,t=1,p=1"} {
+		forged := strings.Replace(h, "m=1024,t=1,p=1", params, 1)
+		if a.Verify(forged, "pw") {
+			t.Errorf("Verify accepted a hash with parameters %s", params)
+		}
+	}
+	if _, err := (Argon2id{Memory: MaxArgon2Memory + 1}).Hash("pw"); !errors.Is(err, ErrHash) {
+		t.Errorf("Hash with memory over the bound: err = %v, want ErrHash", err)
+	}
+}
+
+// While every slot for slow hashes is taken, a hash waits; it runs once a
+// slot is free.
+func TestSlowHashesBounded(t *testing.T) {
+	var releases []func()
+	for range MaxConcurrentHashes() {
+		releases = append(releases, acquire())
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = Fast().Hash("x")
+	}()
+	for range 1000 {
+		runtime.Gosched()
+		select {
+		case <-done:
+			t.Fatalf("a hash ran while all %d slots were taken", MaxConcurrentHashes())
+		default:
+		}
+	}
+	releases[0]()
+	<-done
+	for _, r := range releases[1:] {
+		r()
+	}
+}
+
+func TestKeyed(t *testing.T) {
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	old, err := NewKeyed(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := NewKeyed(k2, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cred = "a-short-code"
+	if old.Digest(cred) == Digest(cred) {
+		t.Error("a keyed digest equals the unkeyed one")
+	}
+	if d := rotated.Digests(cred); len(d) != 2 || d[0] != rotated.Digest(cred) || d[1] != old.Digest(cred) {
+		t.Errorf("Digests = %v: want the current key's digest, then the older key's", d)
+	}
+	if len(old.Digest(cred)) != 64 {
+		t.Errorf("a keyed digest has %d characters, want 64 (hex SHA-256 width)", len(old.Digest(cred)))
+	}
+	for name, keys := range map[string][][]byte{
+		"short key": {make([]byte, 31)},
+		"same keys": {k1, k1},
+	} {
+		if _, err := NewKeyed(keys[0], keys[1:]...); !errors.Is(err, ErrKey) {
+			t.Errorf("%s: err = %v, want ErrKey", name, err)
+		}
 	}
 }

@@ -128,7 +128,9 @@ type TokenStore interface {
 	// RevokeToken revokes the pair that token belongs to, given either its
 	// access or its refresh token: both stop working. Revoking a revoked
 	// or expired token again is not an error; an unknown token is
-	// [ErrNotFound].
+	// [ErrNotFound]. Access and refresh tokens are looked up apart, so an
+	// access token may equal another pair's refresh token (CreateToken
+	// accepts it); RevokeToken of such a value revokes both pairs.
 	RevokeToken(ctx context.Context, token string) error
 
 	// RotateToken exchanges the refresh token of a live pair for the pair
@@ -147,7 +149,10 @@ type TokenStore interface {
 	//     RevokeToken or RevokeGrant: this is a reuse. Every token of its
 	//     grant is revoked, the successors included, and the error matches
 	//     [ErrRevoked]. A call that lost a race for the same refresh token
-	//     is a reuse too. A store may offer a reuse interval, a short grace
+	//     is a reuse too. Reuse is judged on the refresh token alone:
+	//     whatever well-formed next pair it is sent with, whichever client
+	//     it names, so that a server can report the replay of a refresh
+	//     token it has already refused to refresh. A store may offer a reuse interval, a short grace
 	//     after a rotation in which a replay of the rotated token fails
 	//     with [ErrRevoked] without revoking the grant; by default there is
 	//     none.

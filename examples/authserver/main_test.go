@@ -24,7 +24,7 @@ func TestRunWalkthrough(t *testing.T) {
 	if err := run([]string{"-walkthrough"}, &out); err != nil {
 		t.Fatalf("-walkthrough: %v\n%s", err, out.String())
 	}
-	for _, s := range []string{"[1] Client registered", "[4] Same code replayed: refused", "[9] Purged", "Done:"} {
+	for _, s := range []string{"[1] Client registered", "[6] Old refresh token replayed: reuse detected", "[7] Second grant: its code replayed", "[10] Purged", "Done:"} {
 		if !strings.Contains(out.String(), s) {
 			t.Fatalf("%q missing from:\n%s", s, out.String())
 		}

@@ -31,6 +31,19 @@
 // AccessTokenExpHandler) and [oauth2.ExtendableTokenInfo] extensions; the
 // grant's configured lifetimes apply.
 //
+// Every code and token belongs to a grant (its GrantID, see [models.Token]):
+// a code gets a new one, the tokens issued from the code share it, and so
+// do the pairs refreshed from them. go-oauth2's manager hands a store
+// nothing that links a token to its code except the code info's extension,
+// which it copies onto the new token's info; [TokenStore.GetByCode] puts
+// the code's GrantID there under [GrantIDKey], and [TokenStore.Create]
+// takes it out again (it deletes the key from the info), so it never
+// reaches the token response, even with an ExtensionFieldsHandler that
+// copies the whole extension. A manager ExtractExtensionHandler must add
+// to the extension, not replace it (a token would then start a grant of
+// its own), and must never set [GrantIDKey] itself, least of all from
+// request parameters.
+//
 // Stores keep only digests of codes and tokens, so a TokenInfo read by one
 // credential carries only that one: [TokenStore.GetByAccess] returns no
 // refresh token, [TokenStore.GetByRefresh] no access token.
@@ -47,6 +60,14 @@
 // after the lookup (wrong client, redirect URI or PKCE verifier) is spent,
 // so an attacker who guessed wrong cannot try again, and neither can the
 // client.
+//
+// A used code presented again is a replay (RFC 6749 4.1.2): the store's
+// ConsumeAuthorizationCode revokes every token of the code's grant, those
+// issued from the code and those refreshed from them, before
+// [TokenStore.GetByCode] answers invalid_grant. Among concurrent exchanges
+// of one code, the losers are replays too, but a loser that reaches the
+// store before the winner has stored its token revokes nothing: which of
+// them come late enough to revoke the winner's token is a matter of timing.
 //
 // # Errors the manager understands
 //
@@ -80,35 +101,50 @@
 // that URI is the one refused; check the client and redirect URI before
 // calling HandleAuthorizeRequest, as examples/authserver does.
 //
-// # Refresh: the pitfalls and how they are handled
+// # Refresh: rotation and reuse detection
 //
-// The manager's refresh reads the token by its refresh token, mutates that
-// TokenInfo (new access token, maybe new refresh token, new times), calls
-// Create with it, then RemoveByAccess(old access) and RemoveByRefresh(old
-// refresh).
+// The manager's refresh reads the token by its refresh token
+// ([TokenStore.GetByRefresh]), mutates that TokenInfo (new access token,
+// maybe new refresh token, new times), calls Create with it, then
+// RemoveByAccess(old access) and RemoveByRefresh(old refresh).
 //
-//   - The old access token is not known (only its digest is stored), so
-//     the manager passes "" to [TokenStore.RemoveByAccess], which does
-//     nothing for "".
 //   - With refresh token rotation (IsGenerateRefresh, as in go-oauth2's
 //     DefaultRefreshTokenCfg, and recommended), [TokenStore.Create]
-//     recognises the TokenInfo [TokenStore.GetByRefresh] returned, revokes
-//     the old pair first, then stores the new one: the old access and
-//     refresh tokens stop working whatever IsRemoveAccess and
-//     IsRemoveRefreshing say, and a refresh token works once. Should
-//     storing the new pair then fail, the grant is lost (it fails closed)
-//     and the client must be authorized again.
+//     recognises the TokenInfo [TokenStore.GetByRefresh] returned and
+//     replaces the old pair with the new one through
+//     [storage.TokenStore.RotateToken], in the same grant, atomically: the
+//     old access and refresh tokens stop working whatever IsRemoveAccess and
+//     IsRemoveRefreshing say, a refresh token works once, and of concurrent
+//     refreshes with one refresh token exactly one succeeds.
+//   - Reuse detection (RFC 9700 4.14.2): a refresh token that was rotated
+//     (or revoked) and is presented again was stolen, or its grant is
+//     over. The store then revokes every token of its grant, the pair the
+//     legitimate client holds included, and the server answers
+//     invalid_grant. That happens whether the replay comes after the
+//     rotation ([TokenStore.GetByRefresh] reads a revoked refresh token and
+//     reports the reuse with RotateToken) or races it (Create's RotateToken
+//     loses, which is a reuse too): the losers of concurrent refreshes
+//     revoke the winner's new pair. A store option such as
+//     memstore.WithReuseInterval tolerates a replay shortly after a rotation
+//     (a client that retried a refresh whose answer it lost) without
+//     revoking the grant.
+//   - Errors: a refresh token revoked or unknown is
+//     [oerrors.ErrInvalidRefreshToken], expired
+//     [oerrors.ErrExpiredRefreshToken], both answered with invalid_grant.
+//   - The old access token is not known (only its digest is stored), so
+//     the manager passes "" to [TokenStore.RemoveByAccess], which does
+//     nothing for "". RemoveByRefresh of the rotated refresh token revokes
+//     an already revoked pair: nothing changes, and it is not a reuse.
 //   - Without rotation the manager passes the old refresh token back to
 //     Create; storing it again would collide with the stored one
 //     ([storage.ErrAlreadyExists]). Create then stores the new access token
-//     alone, and the old refresh token, still stored with its pair, remains
-//     the grant's handle with its original expiry (IsResetRefreshTime cannot
-//     extend it). The old access token lives until it expires, and revoking
-//     the refresh token does not revoke access tokens issued from it:
-//     prefer rotation.
-//   - Two concurrent refreshes with one refresh token can both succeed:
-//     the store has no atomic "consume refresh token", and go-oauth2 none
-//     either.
+//     alone, in the old pair's grant, and the old refresh token, still
+//     stored with its pair, remains the grant's handle with its original
+//     expiry (IsResetRefreshTime cannot extend it). The old access token
+//     lives until it expires, revoking the refresh token
+//     ([TokenStore.RemoveByRefresh], RFC 7009) does not revoke the access
+//     tokens issued from it (RevokeGrant on the store does), and there is
+//     no reuse to detect: prefer rotation.
 //
 // # What go-oauth2 leaves to the server
 //
@@ -118,15 +154,20 @@
 // otherwise. The adapter cannot see the request; the server must check
 // both, as examples/authserver does with the store's
 // [storage.TokenStore.GetTokenByRefresh] and
-// [storage.ClientStore.AuthenticateClient]. Replaying a code does not
-// revoke the tokens issued from it (RFC 6749 4.1.2's SHOULD): stores do not
-// link tokens to codes.
+// [storage.ClientStore.AuthenticateClient]. Such a server sees a revoked
+// refresh token first: it should let the request go on to go-oauth2 (and
+// so to [TokenStore.GetByRefresh], which reports the reuse) rather than
+// answer invalid_grant itself, as examples/authserver does. A revoked
+// refresh token is a reuse whoever presents it: the grant it belongs to is
+// revoked even when another client sends it.
 //
 // # Lifetimes and clocks
 //
 // go-oauth2 reads an expires-in of 0 as "never"; stores need a positive
 // lifetime, so 0 is stored as [NoExpiry] (about a hundred years) and read
-// back as 0.
+// back as 0. A refresh token that never expires stays so across refreshes:
+// its lifetime is [NoExpiry] from the new pair's issue time, not what is
+// left of the old one's.
 //
 // The store judges expiry with its own, injectable clock; go-oauth2's
 // manager stamps create times with time.Now and checks them against

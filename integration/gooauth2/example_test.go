@@ -69,3 +69,40 @@ func ExampleNewClientStore() {
 	// exact redirect URI: <nil>
 	// other path: invalid redirect uri
 }
+
+// Refresh tokens rotate, and a rotated refresh token presented again (it
+// was stolen) revokes the whole grant: the pair the legitimate client got
+// stops working too.
+func ExampleNewTokenStore_refreshReuse() {
+	ctx := context.Background()
+	store := memstore.New(memstore.WithHasher(secret.Fast()))
+	_ = store.CreateClient(ctx, &models.Client{
+		ClientID: "app", ClientSecret: "app-secret", RedirectURIs: []string{"https://app.example/callback"},
+	})
+	m := manage.NewDefaultManager()
+	m.MapTokenStorage(gooauth2.NewTokenStore(store))
+	m.MapClientStorage(gooauth2.NewClientStore(store))
+	m.SetRefreshTokenCfg(manage.DefaultRefreshTokenCfg) // rotation
+
+	// The password grant (user already authenticated) issues a pair.
+	first, err := m.GenerateAccessToken(ctx, oauth2.PasswordCredentials, &oauth2.TokenGenerateRequest{
+		ClientID: "app", ClientSecret: "app-secret", UserID: "alice",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	legit, err := m.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{Refresh: first.GetRefresh()})
+	fmt.Println("legitimate refresh:", err)
+	_, err = m.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{Refresh: first.GetRefresh()})
+	fmt.Println("stolen refresh token replayed:", err)
+	_, err = m.LoadAccessToken(ctx, legit.GetAccess())
+	fmt.Println("legitimate access token:", err)
+	_, err = m.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{Refresh: legit.GetRefresh()})
+	fmt.Println("legitimate refresh token:", err)
+	// Output:
+	// legitimate refresh: <nil>
+	// stolen refresh token replayed: invalid refresh token
+	// legitimate access token: invalid access token
+	// legitimate refresh token: invalid refresh token
+}

@@ -2,6 +2,8 @@ package gooauth2
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,13 +38,34 @@ func NewTokenStore(s storage.Storage) oauth2.TokenStore {
 	return &TokenStore{s: s}
 }
 
+// GrantIDKey is the key under which the adapter carries a code's GrantID
+// to the tokens issued from it, in go-oauth2's [oauth2.ExtendableTokenInfo]
+// extension: [TokenStore.GetByCode] sets it on the info it returns, the
+// manager copies that info's extension onto the new token's info, and
+// [TokenStore.Create] reads it, stores the token in the code's grant and
+// deletes the key, so that it never reaches the server's
+// ExtensionFieldsHandler and the token response.
+//
+// The key is reserved: a manager ExtractExtensionHandler must keep it (add
+// to the extension, do not replace it) and must never set it, in
+// particular not from request parameters, which would let a client pick the
+// grant its token joins.
+const GrantIDKey = "oauthstore_grant_id"
+
+// reuseProbeClient is the client of the pair [TokenStore.GetByRefresh]
+// hands RotateToken to report the reuse of a revoked refresh token; that
+// pair is never stored (see reused).
+const reuseProbeClient = "oauthstore-gooauth2-reuse-probe"
+
 // TokenInfo is the [oauth2.TokenInfo] the [TokenStore] returns: go-oauth2's
-// own token model, which also remembers the refresh token it was read by,
-// so that [TokenStore.Create] recognises the manager's refresh.
+// own token model, which also remembers the refresh token and the grant it
+// was read by, so that [TokenStore.Create] recognises the manager's refresh.
 type TokenInfo struct {
 	*omodels.Token
 	// readByRefresh is the refresh token this info was read by, if any.
 	readByRefresh string
+	// grantID is the GrantID of the pair read by readByRefresh.
+	grantID string
 }
 
 var _ oauth2.ExtendableTokenInfo = (*TokenInfo)(nil)
@@ -66,13 +89,61 @@ func expiresIn(d time.Duration) time.Duration {
 	return d
 }
 
+// refreshLifetime is the stored refresh lifetime, counted from issued (the
+// access create time), of info's refresh token. go-oauth2 gives the refresh
+// token its own create time; its expiry instant is kept. An expires-in of 0
+// is "never", whenever the refresh token was created: [NoExpiry] from
+// issued.
+func refreshLifetime(info oauth2.TokenInfo, issued time.Time) (time.Duration, error) {
+	exp := info.GetRefreshExpiresIn()
+	if exp == 0 {
+		return NoExpiry, nil
+	}
+	rc := info.GetRefreshCreateAt()
+	if rc.IsZero() {
+		rc = issued
+	}
+	d := rc.Add(exp).Sub(issued)
+	if d < backendkit.Precision {
+		// The refresh token ends (nearly) before the new access token is
+		// issued: there is nothing left to refresh with.
+		return 0, oerrors.ErrExpiredRefreshToken
+	}
+	return d, nil
+}
+
+// takeGrantID returns the GrantID [TokenStore.GetByCode] put in info's
+// extension under [GrantIDKey], and deletes it there.
+func takeGrantID(info oauth2.TokenInfo) string {
+	eti, ok := info.(oauth2.ExtendableTokenInfo)
+	if !ok {
+		return ""
+	}
+	ext := eti.GetExtension()
+	if ext == nil {
+		return ""
+	}
+	id := ext.Get(GrantIDKey)
+	ext.Del(GrantIDKey)
+	return id
+}
+
 // Create implements [oauth2.TokenStore]. An info with a code is stored as a
-// [models.AuthorizationCode], any other as a [models.Token].
+// [models.AuthorizationCode], any other as a [models.Token]. A token issued
+// from a code (its info carries the code's GrantID under [GrantIDKey]) is
+// stored in the code's grant; the key is then deleted from info.
 //
 // When info is the one [TokenStore.GetByRefresh] returned, the manager is
-// refreshing: if it issued a new refresh token, the old pair is revoked
-// first, so a refresh token works once; if it kept the old one, only the new
-// access token is stored and the old refresh token stays the grant's handle.
+// refreshing. If it issued a new refresh token, the new pair replaces the
+// old one through [storage.TokenStore.RotateToken], atomically: a refresh
+// token works once, and of concurrent refreshes with one refresh token
+// exactly one succeeds. A refresh token that was revoked meanwhile (a lost
+// race, a reuse: the store then revokes the whole grant) or is unknown is
+// [oerrors.ErrInvalidRefreshToken], an expired one
+// [oerrors.ErrExpiredRefreshToken]; the server answers both with
+// invalid_grant. If the manager kept the old refresh token, only the new
+// access token is stored, in the old pair's grant, and the old refresh
+// token stays the grant's handle.
 func (ts *TokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 	if info == nil {
 		return fmt.Errorf("gooauth2: create: nil token info: %w", storage.ErrInvalid)
@@ -108,44 +179,61 @@ func (ts *TokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 		UserID:      info.GetUserID(),
 		ClientID:    info.GetClientID(),
 	}
-	refresh := info.GetRefresh()
 	if ti, ok := info.(*TokenInfo); ok && ti.readByRefresh != "" {
-		if refresh == ti.readByRefresh {
-			// The manager keeps the old refresh token: it stays with its
-			// own pair, and the new access token is stored alone.
-			refresh = ""
-		} else if err := ts.s.RevokeToken(ctx, ti.readByRefresh); err != nil {
-			if errors.Is(err, storage.ErrNotFound) {
-				return oerrors.ErrInvalidRefreshToken
-			}
-			return fmt.Errorf("gooauth2: revoking the refreshed token of client %q: %w", t.ClientID, err)
-		}
+		return ts.createRefreshed(ctx, ti, t)
 	}
-	if refresh != "" {
-		rc := info.GetRefreshCreateAt()
-		if rc.IsZero() {
-			rc = issued
+	t.GrantID = takeGrantID(info)
+	if refresh := info.GetRefresh(); refresh != "" {
+		d, err := refreshLifetime(info, issued)
+		if err != nil {
+			return err
 		}
-		t.RefreshToken = refresh
-		t.RefreshTokenExpiresIn = rc.Add(lifetime(info.GetRefreshExpiresIn())).Sub(issued)
-		if t.RefreshTokenExpiresIn < backendkit.Precision {
-			// The refresh token ends (nearly) before the new access token
-			// is issued: there is nothing left to refresh with.
-			return oerrors.ErrExpiredRefreshToken
-		}
+		t.RefreshToken, t.RefreshTokenExpiresIn = refresh, d
 	}
 	return ts.s.CreateToken(ctx, t)
+}
+
+// createRefreshed stores t, the token the manager's refresh made of ti.
+func (ts *TokenStore) createRefreshed(ctx context.Context, ti *TokenInfo, t *models.Token) error {
+	refresh := ti.GetRefresh()
+	if refresh == "" || refresh == ti.readByRefresh {
+		// The manager keeps the old refresh token: it stays with its own
+		// pair, and the new access token is stored alone in its grant.
+		t.GrantID = ti.grantID
+		return ts.s.CreateToken(ctx, t)
+	}
+	d, err := refreshLifetime(ti, t.IssuedAt)
+	if err != nil {
+		return err
+	}
+	t.RefreshToken, t.RefreshTokenExpiresIn = refresh, d
+	// t.GrantID stays empty: RotateToken gives t the old pair's.
+	err = ts.s.RotateToken(ctx, ti.readByRefresh, t)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrRevoked), errors.Is(err, storage.ErrNotFound):
+		return oerrors.ErrInvalidRefreshToken
+	case errors.Is(err, storage.ErrExpired):
+		return oerrors.ErrExpiredRefreshToken
+	}
+	return fmt.Errorf("gooauth2: rotating the refresh token of client %q: %w", t.ClientID, err)
 }
 
 // RemoveByCode implements [oauth2.TokenStore]. It makes the code unusable
 // by consuming it, so a later exchange is still told apart as a replay; a
 // code that is already used, expired or unknown is not an error. After
-// [TokenStore.GetByCode] the code is already consumed and this does nothing.
+// [TokenStore.GetByCode] the code is already consumed and this does
+// nothing: it reads the code first, and does not consume a used code again,
+// which the store would take for a replay.
 func (ts *TokenStore) RemoveByCode(ctx context.Context, code string) error {
 	if code == "" {
 		return nil
 	}
-	_, err := ts.s.ConsumeAuthorizationCode(ctx, code)
+	_, err := ts.s.GetAuthorizationCode(ctx, code)
+	if err == nil {
+		_, err = ts.s.ConsumeAuthorizationCode(ctx, code)
+	}
 	switch {
 	case err == nil, errors.Is(err, storage.ErrAlreadyUsed), errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrExpired):
 		return nil
@@ -183,8 +271,10 @@ func (ts *TokenStore) revoke(ctx context.Context, token string) error {
 // of concurrent exchanges of one code exactly one gets it, and every later
 // call, as well as an unknown or expired code, returns
 // [oerrors.ErrInvalidAuthorizeCode], which the server answers with
-// invalid_grant. A code whose exchange then fails (wrong client, redirect
-// URI or PKCE verifier) stays consumed.
+// invalid_grant. A used code is a replay: the store also revokes every token
+// of the code's grant. A code whose exchange then fails (wrong client,
+// redirect URI or PKCE verifier) stays consumed. The info returned carries
+// the code's GrantID in its extension, under [GrantIDKey].
 func (ts *TokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenInfo, error) {
 	if code == "" {
 		return nil, oerrors.ErrInvalidAuthorizeCode
@@ -208,6 +298,7 @@ func (ts *TokenStore) GetByCode(ctx context.Context, code string) (oauth2.TokenI
 		t.CodeChallenge = c.CodeChallenge
 		t.CodeChallengeMethod = string(c.CodeChallengeMethod)
 	}
+	t.Extension.Set(GrantIDKey, c.GrantID)
 	return &TokenInfo{Token: t}, nil
 }
 
@@ -238,13 +329,21 @@ func (ts *TokenStore) GetByAccess(ctx context.Context, access string) (oauth2.To
 // the store's clock) [oerrors.ErrExpiredRefreshToken]; the server answers
 // both with invalid_grant. The info carries no access token: the store keeps
 // only its digest.
+//
+// A revoked refresh token presented again is a reuse (RFC 9700 4.14.2): it
+// was rotated before, so it was stolen, or its grant was revoked. GetByRefresh
+// reports it to the store through [storage.TokenStore.RotateToken], which
+// revokes every token of the grant (unless the store's reuse interval says
+// otherwise).
 func (ts *TokenStore) GetByRefresh(ctx context.Context, refresh string) (oauth2.TokenInfo, error) {
 	if refresh == "" {
 		return nil, oerrors.ErrInvalidRefreshToken
 	}
 	t, err := ts.s.GetTokenByRefresh(ctx, refresh)
 	switch {
-	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrRevoked):
+	case errors.Is(err, storage.ErrRevoked):
+		return nil, ts.reused(ctx, refresh)
+	case errors.Is(err, storage.ErrNotFound):
 		return nil, oerrors.ErrInvalidRefreshToken
 	case errors.Is(err, storage.ErrExpired):
 		return nil, oerrors.ErrExpiredRefreshToken
@@ -256,7 +355,48 @@ func (ts *TokenStore) GetByRefresh(ctx context.Context, refresh string) (oauth2.
 	ti.RefreshCreateAt = t.IssuedAt
 	ti.RefreshExpiresIn = expiresIn(t.RefreshTokenExpiresIn)
 	ti.readByRefresh = refresh
+	ti.grantID = t.GrantID
 	return ti, nil
+}
+
+// reused reports the reuse of refresh, a revoked refresh token, to the
+// store: RotateToken of a revoked pair revokes every token of its grant and
+// fails. The next pair it is handed is well-formed but never stored, since
+// a revoked pair stays revoked; its access token is random and known to no
+// one. It names a client of its own: the contract judges reuse on the
+// refresh token alone, whatever next pair it comes with (the conformance
+// case Grant/ReuseWhateverTheNextPair checks every backend for it). It returns
+// [oerrors.ErrInvalidRefreshToken], or the store's error if the store
+// failed.
+func (ts *TokenStore) reused(ctx context.Context, refresh string) error {
+	probe := &models.Token{
+		AccessToken: randomToken(),
+		ClientID:    reuseProbeClient,
+		IssuedAt:    time.Now(),
+		ExpiresIn:   time.Minute,
+		TokenType:   models.DefaultTokenType,
+	}
+	err := ts.s.RotateToken(ctx, refresh, probe)
+	switch {
+	case err == nil:
+		// Unreachable with a store that keeps its contract: the pair was
+		// revoked. Do not leave the probe live.
+		if rerr := ts.s.RevokeToken(ctx, probe.AccessToken); rerr != nil {
+			return fmt.Errorf("gooauth2: revoking a pair stored for a revoked refresh token: %w", rerr)
+		}
+		return oerrors.ErrInvalidRefreshToken
+	case errors.Is(err, storage.ErrRevoked), errors.Is(err, storage.ErrNotFound),
+		errors.Is(err, storage.ErrExpired), errors.Is(err, storage.ErrInvalid):
+		return oerrors.ErrInvalidRefreshToken
+	}
+	return fmt.Errorf("gooauth2: reporting the reuse of a revoked refresh token: %w", err)
+}
+
+// randomToken returns 32 random bytes, base64url encoded.
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func tokenInfo(t *models.Token) *TokenInfo {

@@ -409,11 +409,18 @@ func TestManagerCodeFlow(t *testing.T) {
 	if ti.GetUserID() != "user-1" || ti.GetScope() != "read" {
 		t.Fatalf("token: user %q scope %q", ti.GetUserID(), ti.GetScope())
 	}
+	if _, err := m.LoadAccessToken(ctx, ti.GetAccess()); err != nil {
+		t.Fatalf("LoadAccessToken: %v", err)
+	}
+	// A replay is refused, and revokes the tokens issued from the code.
 	if _, err := m.GenerateAccessToken(ctx, oauth2.AuthorizationCode, req("s3cret", verifier)); err != oerrors.ErrInvalidAuthorizeCode {
 		t.Fatalf("replayed code: %v", err)
 	}
-	if _, err := m.LoadAccessToken(ctx, ti.GetAccess()); err != nil {
-		t.Fatalf("LoadAccessToken: %v", err)
+	if _, err := m.LoadAccessToken(ctx, ti.GetAccess()); err != oerrors.ErrInvalidAccessToken {
+		t.Fatalf("LoadAccessToken after the code was replayed: %v, want ErrInvalidAccessToken", err)
+	}
+	if _, err := m.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{Refresh: ti.GetRefresh()}); err != oerrors.ErrInvalidRefreshToken {
+		t.Fatalf("refresh after the code was replayed: %v, want ErrInvalidRefreshToken", err)
 	}
 }
 
@@ -440,8 +447,16 @@ func TestManagerRefreshRotating(t *testing.T) {
 	if _, err := m.LoadAccessToken(ctx, oldAccess); err != oerrors.ErrInvalidAccessToken {
 		t.Fatalf("old access token after refresh: %v", err)
 	}
+	// Reusing the old refresh token is refused and revokes the grant: the
+	// new pair stops working too.
 	if _, err := m.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{Refresh: oldRefresh}); err != oerrors.ErrInvalidRefreshToken {
 		t.Fatalf("old refresh token reused: %v", err)
+	}
+	if _, err := m.LoadAccessToken(ctx, nti.GetAccess()); err != oerrors.ErrInvalidAccessToken {
+		t.Fatalf("new access token after the old refresh token was reused: %v, want ErrInvalidAccessToken", err)
+	}
+	if _, err := m.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{Refresh: nti.GetRefresh()}); err != oerrors.ErrInvalidRefreshToken {
+		t.Fatalf("new refresh token after the old one was reused: %v, want ErrInvalidRefreshToken", err)
 	}
 }
 

@@ -120,8 +120,9 @@ func New(cfg Config) *Server {
 	m.SetAuthorizeCodeTokenCfg(withRefresh)
 	m.SetPasswordTokenCfg(withRefresh)
 	m.SetClientTokenCfg(&manage.Config{AccessTokenExp: cfg.AccessLifetime})
-	// Rotation: every refresh issues a new refresh token and the adapter
-	// revokes the old pair, so a refresh token works once.
+	// Rotation: every refresh issues a new refresh token, and the adapter
+	// replaces the old pair with the new one in the store's RotateToken, so
+	// a refresh token works once; presenting it again revokes its grant.
 	m.SetRefreshTokenCfg(&manage.RefreshingConfig{
 		AccessTokenExp:     cfg.AccessLifetime,
 		RefreshTokenExp:    cfg.RefreshLifetime,
@@ -442,6 +443,12 @@ func (c *captureWriter) WriteHeader(status int) { c.status = status }
 // token serves the token endpoint through go-oauth2, adding what its
 // refresh grant lacks: it authenticates the client and checks that the
 // refresh token was issued to it (RFC 6749 6).
+//
+// A revoked refresh token goes on to go-oauth2 all the same: the adapter
+// reads it, reports the reuse to the store, which revokes its grant, and
+// go-oauth2 answers invalid_grant. Its owner cannot be checked (the store
+// tells nothing about a revoked token), and need not be: a revoked refresh
+// token presented again was stolen or its grant is over, whoever sends it.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.tokenError(w, oerrors.ErrInvalidRequest)
@@ -459,8 +466,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 		t, err := s.store.GetTokenByRefresh(r.Context(), r.PostForm.Get("refresh_token"))
 		switch {
+		case errors.Is(err, storage.ErrRevoked):
+			// A reuse: go-oauth2 and the adapter handle it (see above).
 		case err == nil && t.ClientID != c.ClientID,
-			errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrRevoked), errors.Is(err, storage.ErrExpired):
+			errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrExpired):
 			s.tokenError(w, oerrors.ErrInvalidGrant)
 			return
 		case err != nil:

@@ -25,4 +25,16 @@
 //     belong to the client; go-oauth2 v4.5.4 checks neither.
 //   - Codes and tokens are 32 random bytes (43 base64url characters).
 //   - Refresh tokens rotate; PKCE is required.
+//
+// # Grants: rotation, reuse detection, code replay
+//
+// A code and every token issued from it, or refreshed from those, form a
+// grant. A refresh replaces the pair atomically (the store's RotateToken):
+// of concurrent refreshes with one refresh token exactly one succeeds. A
+// rotated or revoked refresh token presented again is a reuse: the store
+// revokes every token of its grant, so a client whose refresh token was
+// stolen loses its tokens as soon as either party replays an old one, and
+// must be authorized again. A replayed code likewise revokes the tokens
+// issued from it. Token responses carry the standard fields only, never a
+// grant ID.
 package app

@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +22,7 @@ import (
 	"github.com/oauthstore/oauthstore/examples/authserver/backend"
 	"github.com/oauthstore/oauthstore/examples/authserver/walkthrough"
 	"github.com/oauthstore/oauthstore/gormstore"
+	"github.com/oauthstore/oauthstore/integration/gooauth2"
 	"github.com/oauthstore/oauthstore/internal/testenv"
 	"github.com/oauthstore/oauthstore/memstore"
 	"github.com/oauthstore/oauthstore/models"
@@ -72,25 +75,34 @@ var backends = []backendMaker{
 	}},
 }
 
-// gatedStore holds back code lookups once armed with n, until n of them
-// have arrived, then lets them all go at once: concurrent exchanges then
-// reach the store together, whatever the HTTP and hashing timing.
+// gatedStore holds back code lookups (or refresh token rotations) once
+// armed with n, until n of them have arrived, then lets them all go at
+// once: concurrent exchanges (or refreshes) then reach the store together,
+// whatever the HTTP and hashing timing.
 type gatedStore struct {
 	storage.Storage
 	mu      sync.Mutex
+	kind    gateKind
 	waiting int // arrivals still awaited; 0 when disarmed
 	release chan struct{}
 }
 
-func (g *gatedStore) arm(n int) {
+type gateKind int
+
+const (
+	gateCodes  gateKind = iota + 1 // GetAuthorizationCode, ConsumeAuthorizationCode
+	gateRotate                     // RotateToken
+)
+
+func (g *gatedStore) arm(kind gateKind, n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.waiting, g.release = n, make(chan struct{})
+	g.kind, g.waiting, g.release = kind, n, make(chan struct{})
 }
 
-func (g *gatedStore) gate() {
+func (g *gatedStore) gate(kind gateKind) {
 	g.mu.Lock()
-	if g.waiting == 0 {
+	if g.waiting == 0 || g.kind != kind {
 		g.mu.Unlock()
 		return
 	}
@@ -107,13 +119,18 @@ func (g *gatedStore) gate() {
 }
 
 func (g *gatedStore) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
-	g.gate()
+	g.gate(gateCodes)
 	return g.Storage.GetAuthorizationCode(ctx, code)
 }
 
 func (g *gatedStore) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
-	g.gate()
+	g.gate(gateCodes)
 	return g.Storage.ConsumeAuthorizationCode(ctx, code)
+}
+
+func (g *gatedStore) RotateToken(ctx context.Context, refreshToken string, next *models.Token) error {
+	g.gate(gateRotate)
+	return g.Storage.RotateToken(ctx, refreshToken, next)
 }
 
 // harness is the demo server on one backend over httptest, and an
@@ -231,8 +248,6 @@ var cases = []struct {
 		if err != nil {
 			t.Fatalf("exchange: %v", err)
 		}
-		_, err = h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
-		wantCode(t, "replayed code", err, "invalid_grant")
 		if s := h.userinfo(tok); s != http.StatusOK {
 			t.Fatalf("userinfo: %d", s)
 		}
@@ -247,10 +262,11 @@ var cases = []struct {
 		if tok2.AccessToken == tok.AccessToken || tok2.RefreshToken == tok.RefreshToken || tok2.RefreshToken == "" {
 			t.Fatal("refresh did not rotate")
 		}
-		_, err = h.refresh(h.cfg, tok.RefreshToken)
-		wantCode(t, "old refresh token after rotation", err, "invalid_grant")
 		if s := h.userinfo(tok); s != http.StatusUnauthorized {
 			t.Fatalf("userinfo with the old access token: %d", s)
+		}
+		if in := h.introspect(tok.RefreshToken); in["active"] != false {
+			t.Fatalf("introspection of the rotated refresh token: %v", in)
 		}
 		if s := h.userinfo(tok2); s != http.StatusOK {
 			t.Fatalf("userinfo with the new access token: %d", s)
@@ -276,6 +292,187 @@ var cases = []struct {
 		if err != nil || n != 3 {
 			t.Fatalf("purge: %d, %v; want 3 (the code and two pairs)", n, err)
 		}
+	}},
+	{"CodeReplayRevokesGrant", func(t *testing.T, h *harness) {
+		other := h.tokens(h.cfg) // another grant of the same client
+		code, verifier := h.authorize(h.cfg)
+		tok, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		tok2, err := h.refresh(h.cfg, tok.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if in := h.introspect(tok2.AccessToken); in["active"] != true {
+			t.Fatalf("refreshed access token before the replay: %v", in)
+		}
+		_, err = h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		wantCode(t, "replayed code", err, "invalid_grant")
+		// The replay revoked the grant: the tokens issued from the code and
+		// those refreshed from them.
+		for _, v := range []string{tok2.AccessToken, tok2.RefreshToken} {
+			if in := h.introspect(v); in["active"] != false {
+				t.Fatalf("a token of the grant after its code was replayed: %v", in)
+			}
+		}
+		if s := h.userinfo(tok2); s != http.StatusUnauthorized {
+			t.Fatalf("userinfo after the code was replayed: %d", s)
+		}
+		_, err = h.refresh(h.cfg, tok2.RefreshToken)
+		wantCode(t, "refresh after the code was replayed", err, "invalid_grant")
+		// Not another grant.
+		if in := h.introspect(other.AccessToken); in["active"] != true {
+			t.Fatalf("another grant's access token: %v", in)
+		}
+		if _, err := h.refresh(h.cfg, other.RefreshToken); err != nil {
+			t.Fatalf("another grant's refresh: %v", err)
+		}
+	}},
+	{"ConcurrentRefreshes", func(t *testing.T, h *harness) {
+		tok := h.tokens(h.cfg)
+		const n = 16
+		h.store.arm(gateRotate, n)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var wins []*oauth2.Token
+		refused := 0
+		start := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-start
+				got, err := h.refresh(h.cfg, tok.RefreshToken)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins = append(wins, got)
+				case walkthrough.ErrorCode(err) == "invalid_grant":
+					refused++
+				default:
+					t.Errorf("refresh: %v", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(wins) != 1 || refused != n-1 {
+			t.Fatalf("%d concurrent refreshes with one refresh token: %d succeeded, %d refused; want 1 and %d", n, len(wins), refused, n-1)
+		}
+		// The losers were reuses: the grant is revoked, the winner's new
+		// pair included.
+		win := wins[0]
+		if win.AccessToken == "" || win.RefreshToken == "" || win.RefreshToken == tok.RefreshToken {
+			t.Fatalf("the winner's tokens: %+v", win)
+		}
+		for _, v := range []string{win.AccessToken, win.RefreshToken, tok.AccessToken} {
+			if in := h.introspect(v); in["active"] != false {
+				t.Fatalf("a token of the grant after the concurrent refreshes: %v", in)
+			}
+		}
+		if s := h.userinfo(win); s != http.StatusUnauthorized {
+			t.Fatalf("userinfo with the winner's access token: %d", s)
+		}
+		_, err := h.refresh(h.cfg, win.RefreshToken)
+		wantCode(t, "refresh with the winner's refresh token", err, "invalid_grant")
+	}},
+	{"StolenRefreshToken", func(t *testing.T, h *harness) {
+		// A public client: its refresh token alone (with its public ID)
+		// refreshes, so a stolen one is enough for an attacker.
+		pub := h.client(app.ClientOptions{RedirectURIs: []string{redirectURI}, Public: true})
+		other := h.tokens(pub) // another grant of the same client
+
+		// The legitimate client rotates first; the attacker replays the old
+		// refresh token afterwards.
+		tok := h.tokens(pub)
+		legit, err := h.refresh(pub, tok.RefreshToken)
+		if err != nil {
+			t.Fatalf("legitimate refresh: %v", err)
+		}
+		if in := h.introspect(legit.AccessToken); in["active"] != true {
+			t.Fatalf("legitimate access token before the replay: %v", in)
+		}
+		_, err = h.refresh(pub, tok.RefreshToken)
+		wantCode(t, "stolen refresh token replayed after the rotation", err, "invalid_grant")
+		if in := h.introspect(legit.AccessToken); in["active"] != false {
+			t.Fatalf("legitimate access token after the replay: %v, want active=false", in)
+		}
+		if s := h.userinfo(legit); s != http.StatusUnauthorized {
+			t.Fatalf("userinfo with the legitimate access token after the replay: %d", s)
+		}
+		_, err = h.refresh(pub, legit.RefreshToken)
+		wantCode(t, "legitimate refresh after the replay", err, "invalid_grant")
+
+		// The attacker refreshes first; the legitimate client's refresh is
+		// then the reuse, and the attacker's tokens stop working.
+		tok = h.tokens(pub)
+		stolen, err := h.refresh(pub, tok.RefreshToken)
+		if err != nil {
+			t.Fatalf("attacker's refresh: %v", err)
+		}
+		_, err = h.refresh(pub, tok.RefreshToken)
+		wantCode(t, "legitimate refresh after the attacker's", err, "invalid_grant")
+		if in := h.introspect(stolen.AccessToken); in["active"] != false {
+			t.Fatalf("attacker's access token after the legitimate client's refresh: %v", in)
+		}
+		_, err = h.refresh(pub, stolen.RefreshToken)
+		wantCode(t, "attacker's refresh token after the reuse", err, "invalid_grant")
+
+		// Neither touched another grant.
+		if in := h.introspect(other.AccessToken); in["active"] != true {
+			t.Fatalf("another grant's access token: %v", in)
+		}
+		if _, err := h.refresh(pub, other.RefreshToken); err != nil {
+			t.Fatalf("another grant's refresh: %v", err)
+		}
+	}},
+	{"NoGrantIDInTokenResponses", func(t *testing.T, h *harness) {
+		post := func(form url.Values) map[string]any {
+			t.Helper()
+			req, err := http.NewRequest(http.MethodPost, h.base+"/token", strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(h.cfg.ClientID, h.cfg.ClientSecret)
+			resp, err := h.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("POST /token %s: %d %s", form.Get("grant_type"), resp.StatusCode, body)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Fatal(err)
+			}
+			allowed := map[string]bool{"access_token": true, "token_type": true, "expires_in": true, "refresh_token": true, "scope": true}
+			for k := range m {
+				if !allowed[k] {
+					t.Fatalf("POST /token %s: unexpected field %q in %s", form.Get("grant_type"), k, body)
+				}
+			}
+			access, _ := m["access_token"].(string)
+			tok, err := h.store.GetTokenByAccess(h.ctx, access)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.GrantID == "" || strings.Contains(string(body), tok.GrantID) || strings.Contains(string(body), gooauth2.GrantIDKey) {
+				t.Fatalf("POST /token %s: the response shows the grant: %s", form.Get("grant_type"), body)
+			}
+			return m
+		}
+		code, verifier := h.authorize(h.cfg)
+		m := post(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}, "code_verifier": {verifier}})
+		refresh, _ := m["refresh_token"].(string)
+		post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+		post(url.Values{"grant_type": {"password"}, "username": {app.DemoUsername}, "password": {app.DemoPassword}, "scope": {"read"}})
+		post(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})
 	}},
 	{"WrongPKCEVerifier", func(t *testing.T, h *harness) {
 		code, verifier := h.authorize(h.cfg)
@@ -426,7 +623,7 @@ var cases = []struct {
 	{"ConcurrentExchanges", func(t *testing.T, h *harness) {
 		code, verifier := h.authorize(h.cfg)
 		const n = 32
-		h.store.arm(n)
+		h.store.arm(gateCodes, n)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var wins []*oauth2.Token
@@ -455,8 +652,16 @@ var cases = []struct {
 		if len(wins) != 1 || refused != n-1 {
 			t.Fatalf("%d exchanges: %d tokens, %d refused; want 1 and %d", n, len(wins), refused, n-1)
 		}
-		if s := h.userinfo(wins[0]); s != http.StatusOK {
-			t.Fatalf("the winner's token: %d", s)
+		if wins[0].AccessToken == "" || wins[0].RefreshToken == "" {
+			t.Fatalf("the winner's tokens: %+v", wins[0])
+		}
+		// The losers were replays, but whether one reached the store after
+		// the winner's token was stored is a matter of timing. A replay now
+		// revokes the winner's token for sure.
+		_, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		wantCode(t, "a replay after the race", err, "invalid_grant")
+		if s := h.userinfo(wins[0]); s != http.StatusUnauthorized {
+			t.Fatalf("the winner's token after a replay of its code: %d", s)
 		}
 	}},
 	{"OtherGrants", func(t *testing.T, h *harness) {

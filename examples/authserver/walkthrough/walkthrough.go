@@ -176,18 +176,7 @@ func (w *walk) run(ctx context.Context, srv *app.Server) error {
 	w.detail("access_token  %s, expires in %s", Abbrev(tok.AccessToken), time.Until(tok.Expiry).Round(time.Minute))
 	w.detail("refresh_token %s, scope %q", Abbrev(tok.RefreshToken), tok.Extra("scope"))
 
-	// 4. Replay.
-	_, err = cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
-	if err == nil {
-		return errors.New("the replayed code was accepted")
-	}
-	if ErrorCode(err) != "invalid_grant" {
-		return fmt.Errorf("the replayed code: want invalid_grant, got %w", err)
-	}
-	w.step("Same code replayed: refused")
-	w.detail("token endpoint answered %s: the store consumed the code atomically at the first exchange", ErrorCode(err))
-
-	// 5. Use the token.
+	// 4. Use the token.
 	info, status, err := getJSON(cfg.Client(ctx, tok), w.base+"/userinfo")
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("GET /userinfo with the access token: status %d, %v", status, err)
@@ -203,7 +192,7 @@ func (w *walk) run(ctx context.Context, srv *app.Server) error {
 	}
 	w.detail("POST /introspect → active=%v sub=%v exp in %s", intro["active"], intro["sub"], expIn(intro))
 
-	// 6. Refresh through a TokenSource (the token is made to look
+	// 5. Refresh through a TokenSource (the token is made to look
 	// expired to x/oauth2, which then refreshes it).
 	old := *tok
 	stale := *tok
@@ -218,48 +207,81 @@ func (w *walk) run(ctx context.Context, srv *app.Server) error {
 	w.step("Refreshed with oauth2.TokenSource (refresh token rotation)")
 	w.detail("new access_token  %s", Abbrev(tok2.AccessToken))
 	w.detail("new refresh_token %s", Abbrev(tok2.RefreshToken))
+	if err := w.inactive(ctx, hc, id, secretValue, old.AccessToken); err != nil {
+		return fmt.Errorf("the old access token after the refresh: %w", err)
+	}
+	w.detail("old access_token introspected → active=false (the store replaced the old pair)")
+
+	// 6. Reuse detection: the old refresh token replayed.
 	_, err = cfg.TokenSource(ctx, &stale).Token()
 	if ErrorCode(err) != "invalid_grant" {
 		return fmt.Errorf("the old refresh token after rotation: want invalid_grant, got %v", err)
 	}
-	w.detail("old refresh_token used again → %s (the adapter revoked the old pair)", ErrorCode(err))
-	if intro, err := Introspect(ctx, hc, w.base, id, secretValue, old.AccessToken); err != nil || intro["active"] != false {
-		return fmt.Errorf("introspection of the old access token: %v, %v", intro, err)
+	w.step("Old refresh token replayed: reuse detected, the grant revoked")
+	w.detail("old refresh_token %s sent again, as by an attacker who stole it → %s", Abbrev(old.RefreshToken), ErrorCode(err))
+	if err := w.inactive(ctx, hc, id, secretValue, tok2.AccessToken); err != nil {
+		return fmt.Errorf("the new access token after the reuse: %w", err)
 	}
-	w.detail("old access_token introspected → active=false")
+	w.detail("the client's new access_token %s introspected → active=false: the store revoked every token of the grant", Abbrev(tok2.AccessToken))
+	_, err = cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok2.RefreshToken}).Token()
+	if ErrorCode(err) != "invalid_grant" {
+		return fmt.Errorf("refresh with the new refresh token after the reuse: want invalid_grant, got %v", err)
+	}
+	w.detail("the client's refresh with its new refresh_token %s → %s: it must be authorized again", Abbrev(tok2.RefreshToken), ErrorCode(err))
 
-	// 7. Revoke.
-	status, err = Revoke(ctx, hc, w.base, id, secretValue, tok2.RefreshToken, "refresh_token")
+	// 7. A second grant, whose code is replayed.
+	code, verifier, tok3, err := w.grant(ctx, hc, cfg)
+	if err != nil {
+		return err
+	}
+	_, err = cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err == nil {
+		return errors.New("the replayed code was accepted")
+	}
+	if ErrorCode(err) != "invalid_grant" {
+		return fmt.Errorf("the replayed code: want invalid_grant, got %w", err)
+	}
+	w.step("Second grant: its code replayed, refused, the grant revoked")
+	w.detail("code %s exchanged → access_token %s, refresh_token %s", Abbrev(code), Abbrev(tok3.AccessToken), Abbrev(tok3.RefreshToken))
+	w.detail("same code exchanged again → %s: the store consumed it atomically at the first exchange", ErrorCode(err))
+	if err := w.inactive(ctx, hc, id, secretValue, tok3.AccessToken); err != nil {
+		return fmt.Errorf("the access token of a replayed code: %w", err)
+	}
+	w.detail("access_token %s → active=false: a replayed code revokes the tokens issued from it", Abbrev(tok3.AccessToken))
+
+	// 8. A third grant, revoked.
+	_, _, tok4, err := w.grant(ctx, hc, cfg)
+	if err != nil {
+		return err
+	}
+	status, err = Revoke(ctx, hc, w.base, id, secretValue, tok4.RefreshToken, "refresh_token")
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("revoking: status %d, %v", status, err)
 	}
-	w.step("Revoked (RFC 7009)")
-	w.detail("POST /revoke token=%s token_type_hint=refresh_token → %d; its access token goes with it", Abbrev(tok2.RefreshToken), status)
+	w.step("Third grant: revoked (RFC 7009)")
+	w.detail("code exchanged → access_token %s, refresh_token %s", Abbrev(tok4.AccessToken), Abbrev(tok4.RefreshToken))
+	w.detail("POST /revoke token=%s token_type_hint=refresh_token → %d; its access token goes with it", Abbrev(tok4.RefreshToken), status)
 
-	// 8. Introspection says inactive.
+	// 9. Introspection says inactive.
 	w.step("Introspection after revocation (RFC 7662)")
-	for _, c := range []struct{ name, token string }{{"access_token ", tok2.AccessToken}, {"refresh_token", tok2.RefreshToken}} {
-		intro, err := Introspect(ctx, hc, w.base, id, secretValue, c.token)
-		if err != nil {
-			return err
-		}
-		if intro["active"] != false {
-			return fmt.Errorf("introspection of the revoked %s: %v", strings.TrimSpace(c.name), intro)
+	for _, c := range []struct{ name, token string }{{"access_token ", tok4.AccessToken}, {"refresh_token", tok4.RefreshToken}} {
+		if err := w.inactive(ctx, hc, id, secretValue, c.token); err != nil {
+			return fmt.Errorf("the revoked %s: %w", strings.TrimSpace(c.name), err)
 		}
 		w.detail("%s %s → active=false", c.name, Abbrev(c.token))
 	}
-	_, status, err = getJSON(cfg.Client(ctx, tok2), w.base+"/userinfo")
+	_, status, err = getJSON(cfg.Client(ctx, tok4), w.base+"/userinfo")
 	if err != nil || status != http.StatusUnauthorized {
 		return fmt.Errorf("GET /userinfo with the revoked token: status %d, %v", status, err)
 	}
 	w.detail("GET /userinfo with the revoked access token → %d", status)
-	_, err = cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok2.RefreshToken}).Token()
+	_, err = cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok4.RefreshToken}).Token()
 	if ErrorCode(err) != "invalid_grant" {
 		return fmt.Errorf("refresh with the revoked refresh token: want invalid_grant, got %v", err)
 	}
 	w.detail("refresh with the revoked refresh token → %s", ErrorCode(err))
 
-	// 9. Purge.
+	// 10. Purge.
 	advance := app.DefaultRefreshLifetime + 24*time.Hour
 	w.clock.Advance(advance)
 	n, err := w.store.PurgeExpired(ctx)
@@ -268,11 +290,39 @@ func (w *walk) run(ctx context.Context, srv *app.Server) error {
 	}
 	w.step("Purged")
 	what := ""
-	if n == 3 {
-		what = " (the used code and the two revoked token pairs)"
+	if n == 7 {
+		what = " (the 3 used codes and the 4 revoked token pairs)"
 	}
 	w.detail("store clock advanced %s, past every lifetime; PurgeExpired deleted %d records%s", advance, n, what)
-	fmt.Fprintf(w.out, "\nDone: client registered, code issued, exchanged with PKCE, replay refused, token used, refreshed, revoked, inactive, purged.\n")
+	fmt.Fprintf(w.out, "\nDone: client registered, code issued, exchanged with PKCE, token used, refreshed, reuse detected, code replay refused, revoked, inactive, purged.\n")
+	return nil
+}
+
+// grant runs a whole authorization (PKCE S256) and code exchange, and
+// returns the code, its verifier and the tokens.
+func (w *walk) grant(ctx context.Context, hc *http.Client, cfg *oauth2.Config) (code, verifier string, tok *oauth2.Token, err error) {
+	verifier = oauth2.GenerateVerifier()
+	state := oauth2.GenerateVerifier()[:16]
+	code, _, err = Authorize(ctx, hc, cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), state)
+	if err != nil {
+		return "", "", nil, err
+	}
+	tok, err = cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return "", "", nil, fmt.Errorf("exchanging a code: %w", err)
+	}
+	return code, verifier, tok, nil
+}
+
+// inactive checks that introspection says token is not active.
+func (w *walk) inactive(ctx context.Context, hc *http.Client, id, secretValue, token string) error {
+	intro, err := Introspect(ctx, hc, w.base, id, secretValue, token)
+	if err != nil {
+		return err
+	}
+	if intro["active"] != false {
+		return fmt.Errorf("introspection says %v, want active=false", intro)
+	}
 	return nil
 }
 
