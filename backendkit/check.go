@@ -1,6 +1,7 @@
 package backendkit
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -86,6 +87,9 @@ func NormalizeClient(c *models.Client) (models.Client, error) {
 			v.fail("empty %s", name)
 		}
 		v.text(name, u, storage.MaxRedirectURILen)
+		if err := models.ValidateRedirectURI(u); err != nil && u != "" {
+			v.fail("%s: %v", name, err)
+		}
 		if seenURI[u] {
 			v.fail("%s listed twice", name)
 		}
@@ -129,13 +133,18 @@ func NormalizeAuthorizationCode(c *models.AuthorizationCode) (models.Authorizati
 	if out.ExpiresIn <= 0 {
 		v.fail("lifetime %v is under %v", c.ExpiresIn, Precision)
 	}
-	if c.CodeChallengeMethod != "" {
-		if !c.CodeChallengeMethod.Valid() {
-			v.fail("unknown code challenge method %s", quote(string(c.CodeChallengeMethod)))
+	if c.RedirectURI != "" {
+		if err := models.ValidateRedirectURI(c.RedirectURI); err != nil {
+			v.fail("%v", err)
 		}
-		if c.CodeChallenge == "" {
-			v.fail("code challenge method without a challenge")
-		}
+	}
+	switch {
+	case c.CodeChallengeMethod != "" && !c.CodeChallengeMethod.Valid():
+		v.fail("unknown code challenge method %s", quote(string(c.CodeChallengeMethod)))
+	case c.CodeChallengeMethod != "" && c.CodeChallenge == "":
+		v.fail("code challenge method without a challenge")
+	case c.CodeChallenge != "" && !models.ValidCodeChallenge(c.CodeChallenge, c.CodeChallengeMethod):
+		v.fail("malformed %s code challenge (RFC 7636 4.2)", cmp.Or(c.CodeChallengeMethod, models.CodeChallengePlain))
 	}
 	if v.err != nil {
 		return models.AuthorizationCode{}, v.err

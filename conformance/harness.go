@@ -204,7 +204,7 @@ func (h *harness) newClient(confidential bool) *models.Client {
 		models.ResponseTypeIDToken, models.ResponseTypeNone}
 	h.rng.Shuffle(len(grants), func(i, j int) { grants[i], grants[j] = grants[j], grants[i] })
 	h.rng.Shuffle(len(responses), func(i, j int) { responses[i], responses[j] = responses[j], responses[i] })
-	host := strings.ToLower(h.randString(8))
+	host := strings.ToLower(strings.NewReplacer("-", "x", "_", "y").Replace(h.randString(8)))
 	c := &models.Client{
 		ClientID:      h.id("client"),
 		GrantTypes:    grants[:1+h.rng.IntN(len(grants))],

@@ -69,6 +69,8 @@ func (h *harness) value(name string, n int, cred, ascii bool) string {
 		return h.randString(n)
 	case cred:
 		return h.sizedSecret(name, n)
+	case name == "redirect URI":
+		return h.sized("https://app.example.com/cb/", n)
 	}
 	return h.sized(strings.ReplaceAll(name, " ", "-")+"-", n)
 }

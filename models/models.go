@@ -217,8 +217,11 @@ func (a *AuthorizationCode) IsExpiredAt(now time.Time) bool { return now.After(a
 // CheckCodeChallenge reports whether verifier matches the code's PKCE
 // challenge (RFC 7636 4.6), comparing in constant time. It is false if the
 // code has no challenge or the method is unknown.
+//
+// A verifier that is not 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636
+// 4.1, see [ValidCodeVerifier]) never matches.
 func (a *AuthorizationCode) CheckCodeChallenge(verifier string) bool {
-	if a.CodeChallenge == "" || verifier == "" {
+	if a.CodeChallenge == "" || !ValidCodeVerifier(verifier) {
 		return false
 	}
 	var computed string

@@ -6,6 +6,7 @@ import (
 
 	"github.com/oauthstore/oauthstore/conformance"
 	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/mongostore"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -21,5 +22,20 @@ func TestConformanceMongoDB(t *testing.T) {
 	conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
 		db := testenv.MongoDB(t)
 		return dumpStore{newStore(t, db, clock), db}
+	})
+}
+
+func TestConformanceReuseIntervalFerretDB(t *testing.T) {
+	conformance.RunReuseInterval(t, func(t *testing.T, clock func() time.Time, interval time.Duration) storage.Storage {
+		db := testenv.FerretDB(t)
+		return dumpStore{newStore(t, db, clock, mongostore.WithReuseInterval(interval)), db}
+	})
+}
+
+func TestConformanceReuseIntervalMongoDB(t *testing.T) {
+	testenv.MongoDB(t) // skips here if no server is configured
+	conformance.RunReuseInterval(t, func(t *testing.T, clock func() time.Time, interval time.Duration) storage.Storage {
+		db := testenv.MongoDB(t)
+		return dumpStore{newStore(t, db, clock, mongostore.WithReuseInterval(interval)), db}
 	})
 }

@@ -18,10 +18,11 @@ import (
 
 var crashT0 = time.Date(2030, time.March, 4, 5, 6, 7, 8_000_000, time.UTC)
 
-func newCrashStore(t *testing.T) (*Store, *time.Time) {
+func newCrashStore(t *testing.T, opts ...Option) (*Store, *time.Time) {
 	t.Helper()
 	now := crashT0
-	s, err := New(t.Context(), testenv.FerretDB(t), WithClock(func() time.Time { return now }), WithHasher(secret.Fast()))
+	opts = append([]Option{WithClock(func() time.Time { return now }), WithHasher(secret.Fast())}, opts...)
+	s, err := New(t.Context(), testenv.FerretDB(t), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,5 +140,44 @@ func TestExpiredCodeNotMarked(t *testing.T) {
 	wantErr(t, "ConsumeAuthorizationCode", err, storage.ErrExpired)
 	if n, err := s.uses.CountDocuments(ctx, bson.D{}); err != nil || n != 0 {
 		t.Errorf("markers after consuming an expired code: %d, %v", n, err)
+	}
+}
+
+// RevokeGrant flags a code used between a consumer's read of it and the
+// consumer's marker insert: the consumer wins the marker but learns, from
+// the flag it sets, that the code was unusable first, and gets
+// ErrAlreadyUsed; as for any replay, the grant's tokens are revoked.
+func TestConsumeRacingRevokeGrant(t *testing.T) {
+	s, now := newCrashStore(t)
+	ctx := t.Context()
+	const code = "code-racing-revoke-grant"
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateAuthorizationCode(ctx, &models.AuthorizationCode{Code: code, ClientID: "c", AuthTime: crashT0, ExpiresIn: time.Minute, GrantID: "grant-raced"}))
+	d, err := s.findCode(ctx, "test", secret.Digest(code))
+	must(err)
+	must(s.RevokeGrant(ctx, "grant-raced"))
+	// A token of the grant issued after RevokeGrant (by another code's
+	// exchange, say) is revoked by the replay.
+	must(s.CreateToken(ctx, &models.Token{AccessToken: "access-of-raced-grant", ClientID: "c", IssuedAt: crashT0, ExpiresIn: time.Hour, GrantID: "grant-raced"}))
+	_, err = s.consume(ctx, "test", d, code, *now)
+	wantErr(t, "consume of a code flagged by RevokeGrant after it was read", err, storage.ErrAlreadyUsed)
+	_, err = s.GetTokenByAccess(ctx, "access-of-raced-grant")
+	wantErr(t, "GetTokenByAccess of a token of the grant after the replay", err, storage.ErrRevoked)
+	_, err = s.GetAuthorizationCode(ctx, code)
+	wantErr(t, "GetAuthorizationCode", err, storage.ErrAlreadyUsed)
+
+	// Without RevokeGrant in between, the same steps win.
+	const other = "code-not-raced"
+	must(s.CreateAuthorizationCode(ctx, &models.AuthorizationCode{Code: other, ClientID: "c", AuthTime: crashT0, ExpiresIn: time.Minute, GrantID: "grant-not-raced"}))
+	d, err = s.findCode(ctx, "test", secret.Digest(other))
+	must(err)
+	got, err := s.consume(ctx, "test", d, other, *now)
+	if err != nil || got.GrantID != "grant-not-raced" {
+		t.Fatalf("consume of a live code = %+v, %v", got, err)
 	}
 }

@@ -11,18 +11,23 @@
 //
 // # Documents
 //
-// The store keeps four collections, named with a prefix
+// The store keeps five collections, named with a prefix
 // ([DefaultCollectionPrefix], or [WithCollectionPrefix]):
 //
 //   - clients: one document per client, _id = client ID, the secret as a
 //     salted slow hash ([WithHasher]).
 //   - codes: one document per authorization code, _id = [secret.Digest] of
-//     the code, with a used flag.
+//     the code, with its grant_id and a used flag.
 //   - code_uses: the used-markers of consumed codes (see below).
 //   - tokens: one document per access token and its optional refresh token,
 //     _id = digest of the access token, refresh = digest of the refresh
-//     token (absent when there is none) under a unique sparse index.
+//     token (absent when there is none) under a unique sparse index, with
+//     its grant_id and a revoked flag.
+//   - rotations: the rotation markers of rotated refresh tokens (see
+//     below).
 //
+// Codes and tokens carry the ID of their grant ([models.Token.GrantID]),
+// indexed, so that a grant is revoked with one UpdateMany per collection.
 // No client secret, code or token is stored in plaintext. Instants are BSON
 // dates (milliseconds, UTC); every expiry is decided on read with the
 // store's clock ([WithClock]), never the server's.
@@ -46,7 +51,13 @@
 // [storage.ErrAlreadyUsed]. The winner then sets the code document's used
 // flag, so that most later reads need one query; that write is best effort.
 // A code is used if its flag is set or its marker exists, and
-// [Store.GetAuthorizationCode] checks both.
+// [Store.GetAuthorizationCode] checks both. The flag is also how
+// [Store.RevokeGrant] makes a code unusable, and it decides on its own: the
+// winner's flag write returns the document as it was, so a winner that
+// finds the flag already set (RevokeGrant came between its read and its
+// insert) gets [storage.ErrAlreadyUsed] too. Every call that gets
+// [storage.ErrAlreadyUsed] revokes the tokens of the code's grant;
+// [Store.GetAuthorizationCode] stays a pure read.
 //
 // Crash windows, and why each is safe:
 //
@@ -67,10 +78,97 @@
 // document, rejected whole if either digest is taken. Revocation sets a flag
 // on that one document; it is idempotent, so it needs no single winner.
 //
+// # Rotating a refresh token without a transaction
+//
+// [Store.RotateToken] must revoke the old pair and store the new one, and
+// let one of any number of concurrent callers win. Without a transaction it
+// takes three writes, and the first one decides, as for codes:
+//
+//  1. Read the old pair by its refresh token's digest: unknown is
+//     [storage.ErrNotFound]; flagged revoked is a reuse (below); expired is
+//     [storage.ErrExpired] (unless its rotation marker exists: revoked
+//     takes precedence); a new pair of another client or grant is
+//     [storage.ErrInvalid]. Nothing is written for any of them.
+//  2. Insert the rotation marker: a rotations document whose _id is the
+//     old refresh token's digest and the token document's incarnation (a
+//     fresh ObjectID stored in it at creation), holding the grant, the
+//     client, the rotation instant (the store's clock, rounded up to the
+//     millisecond), the digest of the new access token and the old pair's
+//     purge instant. The caller whose insert succeeds is the winner. A
+//     caller whose insert fails on the duplicate _id lost the race, which
+//     is a reuse.
+//  3. Insert the new pair. If a credential of it is taken (duplicate key),
+//     delete the marker again and fail with [storage.ErrAlreadyExists]: the
+//     old pair is untouched. (A loser that then finds the marker gone
+//     starts over, a few times at most.)
+//  4. Flag the old pair revoked (best effort: the marker already makes its
+//     refresh token revoked).
+//  5. Read the marker again: if a loser flagged it reused meanwhile, revoke
+//     the grant again. A loser may revoke the grant before the winner's
+//     insert of step 3 lands, which would leave the new pair live; it
+//     flags the marker before it revokes, so either its revocation sees the
+//     new pair, or the winner's read sees the flag.
+//
+// Steps 3 to 5 run on a context detached from the caller's (bounded by a
+// timeout): once the marker is in, a cancelled request does not leave the
+// rotation half-done.
+//
+// A reuse (the old pair flagged revoked, or a lost race) is handled like
+// this: unless the reuse interval ([WithReuseInterval]) after the rotation
+// instant read from the marker holds, the marker (if any) is flagged reused
+// and every token of the grant is revoked (UpdateMany by grant_id); the
+// error matches [storage.ErrRevoked] either way. A pair revoked by
+// [Store.RevokeToken] or [Store.RevokeGrant] has no marker, so no interval.
+// These writes too are not cancelled with the caller's context, so that a
+// replay is acted upon even if its sender hangs up. The rotation instant
+// is read from the marker, never from the token document: FerretDB writes
+// whole documents back, so a concurrent UpdateMany on the token could lose
+// a field set by another write (the revoked flag cannot be lost: every
+// write that touches it sets it).
+//
+// Crash windows (the process stops, or a write fails, between steps), and
+// why each fails safe, never leaving two live successors of one refresh
+// token:
+//
+//   - Marker inserted, no new pair (stopped after step 2, or step 3 failed
+//     other than on a duplicate key, in which case the new pair may or may
+//     not have been written, so the marker is kept): the refresh token is
+//     spent. [Store.GetTokenByRefresh] consults the marker whenever the
+//     document is not flagged, and reports the pair revoked; the next
+//     RotateToken with that refresh token fails to insert its marker and is
+//     a reuse. The client re-authenticates.
+//   - New pair inserted, old pair not flagged (stopped after step 3): the
+//     same for the old refresh token, and the new pair is live. The old
+//     access token, however, is read from its document alone (a second
+//     query on every access token check would double the cost of the most
+//     frequent read), so it stays valid until it expires, as it would have
+//     without the rotation, unless a reuse, [Store.RevokeToken] or
+//     [Store.RevokeGrant] flags it.
+//   - Stopped before step 5: a loser's reuse that raced the winner may
+//     have left the new pair live. That pair is the one the winner never
+//     returned.
+//   - A rotation racing the deletion of its pair ([Store.DeleteClient]) may
+//     insert its marker after the delete. The marker names the deleted
+//     incarnation, so it never marks a pair stored later with the same
+//     refresh token; it is purged with its expiry.
+//
+// Pairs stored by a version of this package without grants have no
+// grant_id and read back with an empty GrantID; the successor of such a
+// pair starts a grant of its own (recorded in the marker), which a reuse of
+// the old refresh token revokes.
+//
+// [Store.RevokeGrant] flags the grant's codes used, then its tokens
+// revoked: two UpdateMany, each idempotent, so a failure in between is
+// mended by calling it again. A grant with no code and no token stored is
+// [storage.ErrNotFound].
+//
 // # Deleting a client without a transaction
 //
-// [Store.DeleteClient] deletes the client's codes, their used-markers and
-// its tokens (DeleteMany by client_id), then the client. Dependents go first
+// [Store.DeleteClient] deletes the client's codes, their used-markers, its
+// tokens and their rotation markers (DeleteMany by client_id), then the
+// client. Markers go after what they mark, so that a stop in between never
+// leaves a pair that was rotated but not flagged without its marker.
+// Dependents go first
 // so that a failure part-way leaves the client in place and the call can
 // simply be retried: every step is idempotent, and a retry after a
 // completed call returns [storage.ErrNotFound]. Without a transaction the
@@ -80,9 +178,12 @@
 //
 // # Expiry, TTL indexes and PurgeExpired
 //
-// [Store.PurgeExpired] deletes, by the store's clock, codes (and markers)
-// whose expiry is past and tokens whose access and refresh lifetimes have
-// both ended ([backendkit.PurgeAt]). It works in bounded batches
+// [Store.PurgeExpired] deletes, by the store's clock, codes (and their
+// used-markers) whose expiry is past and tokens (and their rotation
+// markers) whose access and refresh lifetimes have both ended
+// ([backendkit.PurgeAt]); markers go after what they mark, and are not
+// counted. A revoked or rotated pair is kept until then, so that its reuse
+// is detected until its refresh token expires. It works in bounded batches
 // ([WithPurgeBatchSize], [DefaultPurgeBatchSize] documents): it reads the
 // _ids of expired documents (a query on the indexed date field), sorts
 // them, and deletes each batch with a DeleteMany on its _ids and the expiry
@@ -107,13 +208,15 @@
 // # What the store needs from the server
 //
 // Single-document inserts that enforce unique indexes (including _id),
-// single-document updates, DeleteMany, and createIndexes with unique
-// indexes. No transactions, sessions, change streams, aggregation or
+// single-document updates (including findAndModify returning the document
+// before the update), UpdateMany, DeleteMany, and createIndexes with unique
+// indexes. None of the updates needs to be atomic under concurrency: every
+// decision is an insert. No transactions, sessions, change streams, aggregation or
 // partial indexes; TTL indexes are used when offered. Reads go to the
 // primary. On a replica set, use a majority write concern (the default
 // since MongoDB 5.0) so that an acknowledged consume survives a fail-over.
-// On a sharded cluster the collections may stay unsharded; clients, codes
-// and code_uses may be sharded on { _id: 1 }, which keeps _id unique across
-// shards, but tokens must stay unsharded, because MongoDB enforces the
+// On a sharded cluster the collections may stay unsharded; clients, codes,
+// code_uses and rotations may be sharded on { _id: 1 }, which keeps _id
+// unique across shards, but tokens must stay unsharded, because MongoDB enforces the
 // unique index on refresh only on a collection sharded on that field.
 package mongostore

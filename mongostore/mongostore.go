@@ -26,10 +26,11 @@ const DefaultCollectionPrefix = "oauth_"
 
 // The store's collection names, after the prefix.
 const (
-	ClientsCollection  = "clients"   // one document per client, _id = client ID
-	CodesCollection    = "codes"     // one document per code, _id = digest of the code
-	CodeUsesCollection = "code_uses" // used-markers: one document per consumed code
-	TokensCollection   = "tokens"    // one document per token pair, _id = digest of the access token
+	ClientsCollection   = "clients"   // one document per client, _id = client ID
+	CodesCollection     = "codes"     // one document per code, _id = digest of the code
+	CodeUsesCollection  = "code_uses" // used-markers: one document per consumed code
+	TokensCollection    = "tokens"    // one document per token pair, _id = digest of the access token
+	RotationsCollection = "rotations" // rotation markers: one document per rotated refresh token
 )
 
 // DefaultTTLGrace is how long after expiry the TTL indexes let MongoDB keep
@@ -40,9 +41,18 @@ const DefaultTTLGrace = time.Hour
 // per statement unless [WithPurgeBatchSize] says otherwise.
 const DefaultPurgeBatchSize = 1000
 
-// flagTimeout bounds the best-effort write that flags a consumed code
-// document after its used-marker was inserted; see [Store.ConsumeAuthorizationCode].
+// flagTimeout bounds the writes that follow a decided insert: the
+// best-effort write that flags a consumed code document after its
+// used-marker was inserted (see [Store.ConsumeAuthorizationCode]), and the
+// steps of [Store.RotateToken] after its rotation marker was inserted. They
+// run on a context detached from the caller's, so that a cancellation after
+// the decision does not leave it half-done.
 const flagTimeout = 10 * time.Second
+
+// rotateAttempts bounds how many times [Store.RotateToken] starts over when
+// the rotation marker that made its insert fail is gone by the time it reads
+// it (the rotation that inserted it was rolled back).
+const rotateAttempts = 4
 
 // Store is a [storage.Storage] on a MongoDB database. Create one with [New].
 // It is safe for concurrent use, by any number of processes sharing the
@@ -52,12 +62,13 @@ type Store struct {
 	hasher secret.Hasher
 	prefix string
 	grace  time.Duration
+	reuse  time.Duration // reuse interval of RotateToken
 
 	onTTLUnsupported func(error)
 	ttl              bool
 	purgeBatch       int
 
-	clients, codes, uses, tokens *mongo.Collection
+	clients, codes, uses, tokens, rotations *mongo.Collection
 }
 
 var _ storage.Storage = (*Store)(nil)
@@ -87,7 +98,7 @@ func WithHasher(h secret.Hasher) Option {
 	}
 }
 
-// WithCollectionPrefix sets the prefix of the four collection names
+// WithCollectionPrefix sets the prefix of the five collection names
 // ([DefaultCollectionPrefix] by default), so that several stores can share a
 // database.
 func WithCollectionPrefix(prefix string) Option {
@@ -114,6 +125,17 @@ func WithTTLGrace(d time.Duration) Option {
 // [storage.ErrInvalid].
 func WithPurgeBatchSize(n int) Option {
 	return func(s *Store) { s.purgeBatch = n }
+}
+
+// WithReuseInterval sets the reuse interval of [Store.RotateToken]: for d
+// after a rotation (by the store's clock), a replay of the rotated refresh
+// token fails with [storage.ErrRevoked] without revoking the grant, for
+// clients that retry a refresh whose answer they lost. The default, 0, is no
+// interval: every replay revokes the grant. A pair revoked rather than
+// rotated never has one. A negative d makes [New] fail with
+// [storage.ErrInvalid].
+func WithReuseInterval(d time.Duration) Option {
+	return func(s *Store) { s.reuse = d }
 }
 
 // WithTTLUnsupported sets a function [New] calls, with the server's answer,
@@ -149,6 +171,9 @@ func New(ctx context.Context, db *mongo.Database, opts ...Option) (*Store, error
 	if s.grace < 0 {
 		return nil, fmt.Errorf("%s: negative TTL grace period %v: %w", op, s.grace, storage.ErrInvalid)
 	}
+	if s.reuse < 0 {
+		return nil, fmt.Errorf("%s: negative reuse interval %v: %w", op, s.reuse, storage.ErrInvalid)
+	}
 	if s.purgeBatch <= 0 {
 		return nil, fmt.Errorf("%s: purge batch size %d: %w", op, s.purgeBatch, storage.ErrInvalid)
 	}
@@ -159,6 +184,7 @@ func New(ctx context.Context, db *mongo.Database, opts ...Option) (*Store, error
 	s.codes = db.Collection(s.prefix+CodesCollection, copts)
 	s.uses = db.Collection(s.prefix+CodeUsesCollection, copts)
 	s.tokens = db.Collection(s.prefix+TokensCollection, copts)
+	s.rotations = db.Collection(s.prefix+RotationsCollection, copts)
 	if err := s.createIndexes(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -173,6 +199,7 @@ func (s *Store) TTLEnabled() bool { return s.ttl }
 // Index names, as listed by listIndexes.
 const (
 	indexClientID  = "client_id_1"
+	indexGrantID   = "grant_id_1"
 	indexRefresh   = "refresh_1_unique"
 	indexCode      = "code_1"
 	indexExpiry    = "expires_at_1"     // plain index where TTL is refused
@@ -190,6 +217,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 	}{
 		{s.codes, []mongo.IndexModel{
 			{Keys: bson.D{{Key: "client_id", Value: 1}}, Options: options.Index().SetName(indexClientID)},
+			{Keys: bson.D{{Key: "grant_id", Value: 1}}, Options: options.Index().SetName(indexGrantID)},
 		}},
 		{s.uses, []mongo.IndexModel{
 			{Keys: bson.D{{Key: "code", Value: 1}}, Options: options.Index().SetName(indexCode)},
@@ -201,6 +229,10 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			// missing value. (FerretDB ignores sparse but, like a sparse
 			// index, lets any number of documents lack the field.)
 			{Keys: bson.D{{Key: "refresh", Value: 1}}, Options: options.Index().SetName(indexRefresh).SetUnique(true).SetSparse(true)},
+			{Keys: bson.D{{Key: "client_id", Value: 1}}, Options: options.Index().SetName(indexClientID)},
+			{Keys: bson.D{{Key: "grant_id", Value: 1}}, Options: options.Index().SetName(indexGrantID)},
+		}},
+		{s.rotations, []mongo.IndexModel{
 			{Keys: bson.D{{Key: "client_id", Value: 1}}, Options: options.Index().SetName(indexClientID)},
 		}},
 	}
@@ -228,6 +260,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.codes, "expires_at", indexExpiryTTL, indexExpiry},
 		{s.uses, "expires_at", indexExpiryTTL, indexExpiry},
 		{s.tokens, "purge_at", indexPurgeTTL, indexPurge},
+		{s.rotations, "expires_at", indexExpiryTTL, indexExpiry},
 	}
 	s.ttl = true
 	for _, e := range expiry {
@@ -307,6 +340,7 @@ type codeDoc struct {
 	ID                  string        `bson:"_id"` // secret.Digest of the code
 	Gen                 bson.ObjectID `bson:"gen"` // this document's incarnation; names its used-marker
 	ClientID            string        `bson:"client_id"`
+	GrantID             string        `bson:"grant_id,omitempty"`
 	RedirectURI         string        `bson:"redirect_uri,omitempty"`
 	ResponseType        string        `bson:"response_type,omitempty"`
 	Scope               string        `bson:"scope,omitempty"`
@@ -316,7 +350,7 @@ type codeDoc struct {
 	CodeChallengeMethod string        `bson:"code_challenge_method,omitempty"`
 	Nonce               string        `bson:"nonce,omitempty"`
 	UserID              string        `bson:"user_id,omitempty"`
-	Used                bool          `bson:"used"`
+	Used                bool          `bson:"used"` // consumed, or its grant revoked; authoritative when set
 }
 
 // useDoc is the used-marker of a consumed code. Its _id is what makes
@@ -331,8 +365,10 @@ type useDoc struct {
 
 type tokenDoc struct {
 	ID               string         `bson:"_id"`               // secret.Digest of the access token
+	Gen              bson.ObjectID  `bson:"gen"`               // this document's incarnation; names its rotation marker
 	Refresh          string         `bson:"refresh,omitempty"` // secret.Digest of the refresh token; absent if none
 	ClientID         string         `bson:"client_id"`
+	GrantID          string         `bson:"grant_id,omitempty"`
 	Scope            string         `bson:"scope,omitempty"`
 	TokenType        string         `bson:"token_type"`
 	UserID           string         `bson:"user_id,omitempty"`
@@ -343,7 +379,22 @@ type tokenDoc struct {
 	Revoked          bool           `bson:"revoked"`
 }
 
-func markerID(codeDigest string, gen bson.ObjectID) string { return codeDigest + "." + gen.Hex() }
+// rotationDoc is the rotation marker of a rotated refresh token. Its _id is
+// what makes rotation single-winner: see the package documentation.
+type rotationDoc struct {
+	ID        string        `bson:"_id"` // markerID(refresh digest, gen of the old pair's document)
+	GrantID   string        `bson:"grant_id,omitempty"`
+	ClientID  string        `bson:"client_id"`
+	Next      string        `bson:"next"`       // secret.Digest of the new pair's access token
+	RotatedAt bson.DateTime `bson:"rotated_at"` // by the store's clock, rounded up to the millisecond
+	ExpiresAt bson.DateTime `bson:"expires_at"` // the old pair's purge instant
+	Reused    bool          `bson:"reused"`     // set by a reuse that revoked the grant
+}
+
+// markerID names the used-marker of a code, or the rotation marker of a
+// refresh token, by its digest and the incarnation of the document that
+// holds it.
+func markerID(digest string, gen bson.ObjectID) string { return digest + "." + gen.Hex() }
 
 func date(t time.Time) bson.DateTime { return bson.NewDateTimeFromTime(t) }
 
@@ -407,6 +458,7 @@ func (d *codeDoc) code(code string) *models.AuthorizationCode {
 		CodeChallengeMethod: models.CodeChallengeMethod(d.CodeChallengeMethod),
 		Nonce:               d.Nonce,
 		UserID:              d.UserID,
+		GrantID:             d.GrantID,
 	}
 }
 
@@ -420,6 +472,7 @@ func (d *tokenDoc) token() *models.Token {
 		TokenType: d.TokenType,
 		Revoked:   d.Revoked,
 		UserID:    d.UserID,
+		GrantID:   d.GrantID,
 	}
 	if d.RefreshExpiresAt != nil {
 		t.RefreshTokenExpiresIn = fromDate(*d.RefreshExpiresAt).Sub(issued)
@@ -496,16 +549,18 @@ func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret s
 }
 
 // DeleteClient implements [storage.ClientStore] without a transaction: it
-// deletes the client's codes, their used-markers and its tokens, then the
-// client. See the package documentation for why in that order and what a
-// failure in between leaves.
+// deletes the client's codes, their used-markers, its tokens and their
+// rotation markers, then the client. See the package documentation for why
+// in that order and what a failure in between leaves.
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	const op = "mongostore: delete client"
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	byClient := bson.D{{Key: "client_id", Value: clientID}}
-	for _, c := range []*mongo.Collection{s.codes, s.uses, s.tokens} {
+	// Markers after what they mark: a token whose rotation marker is gone
+	// but which was not flagged revoked would read live again.
+	for _, c := range []*mongo.Collection{s.codes, s.uses, s.tokens, s.rotations} {
 		if _, err := c.DeleteMany(ctx, byClient); err != nil {
 			return fmt.Errorf("%s %q: deleting from %s: %w", op, clientID, c.Name(), err)
 		}
@@ -543,6 +598,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 		CodeChallengeMethod: string(n.CodeChallengeMethod),
 		Nonce:               n.Nonce,
 		UserID:              n.UserID,
+		GrantID:             n.GrantID,
 	}
 	if _, err := s.codes.InsertOne(ctx, doc); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
@@ -611,7 +667,13 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 // duplicate key error and its caller gets [storage.ErrAlreadyUsed]. The
 // winner then flags the code document used, so that later reads need one
 // round trip; that write is best effort (it is not cancelled with ctx and a
-// failure is ignored) because the marker alone already decides.
+// failure is ignored) because the marker alone already decides. A code
+// flagged by [Store.RevokeGrant] between the winner's read and its insert
+// was unusable before the winner won: the flag's former value, returned by
+// that same write, says so, and the winner gets [storage.ErrAlreadyUsed].
+//
+// Every call that gets [storage.ErrAlreadyUsed] revokes the tokens of the
+// code's grant.
 func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	const op = "mongostore: consume authorization code"
 	if err := backendkit.CtxErr(ctx, op); err != nil {
@@ -621,10 +683,14 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 	if err != nil {
 		return nil, err
 	}
+	return s.consume(ctx, op, d, code, s.now())
+}
+
+// consume consumes the code document d, read at now.
+func (s *Store) consume(ctx context.Context, op string, d *codeDoc, code string, now time.Time) (*models.AuthorizationCode, error) {
 	c := d.code(code)
-	now := s.now()
 	if d.Used {
-		return nil, fmt.Errorf("%s: %w", op, backendkit.CheckCode(c, true, now))
+		return nil, s.replayed(ctx, op, c)
 	}
 	if c.IsExpiredAt(now) {
 		// Used takes precedence over expired: look for a marker.
@@ -632,7 +698,10 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 		if err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%s: %w", op, backendkit.CheckCode(c, used, now))
+		if used {
+			return nil, s.replayed(ctx, op, c)
+		}
+		return nil, fmt.Errorf("%s: %w", op, backendkit.CheckCode(c, false, now))
 	}
 	marker := useDoc{
 		ID:        markerID(d.ID, d.Gen),
@@ -643,18 +712,59 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 	}
 	if _, err := s.uses.InsertOne(ctx, marker); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
-			return nil, fmt.Errorf("%s: %w", op, backendkit.CheckCode(c, true, now))
+			return nil, s.replayed(ctx, op, c)
 		}
 		return nil, fmt.Errorf("%s of client %q: %w", op, d.ClientID, err)
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flagTimeout)
+	fctx, cancel := detached(ctx)
 	defer cancel()
 	// Flag this incarnation only: the code may have been deleted and
 	// created again since it was read.
-	_, _ = s.codes.UpdateOne(fctx,
+	// The document before the write comes back whole: FerretDB implements
+	// no projection on findAndModify.
+	var was struct {
+		Used bool `bson:"used"`
+	}
+	err := s.codes.FindOneAndUpdate(fctx,
 		bson.D{{Key: "_id", Value: d.ID}, {Key: "gen", Value: d.Gen}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}})
+		bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(&was)
+	if err == nil && was.Used {
+		// Flagged by RevokeGrant after it was read: not this caller's.
+		return nil, s.replayed(ctx, op, c)
+	}
 	return c, nil
+}
+
+// replayed revokes the tokens of the grant of c, a used code presented
+// again, and returns the [storage.ErrAlreadyUsed] error for it. The
+// revocation is not cancelled with ctx: a replay is detected even if its
+// caller hangs up.
+func (s *Store) replayed(ctx context.Context, op string, c *models.AuthorizationCode) error {
+	used := fmt.Errorf("%s: %w", op, backendkit.CheckCode(c, true, time.Time{}))
+	rctx, cancel := detached(ctx)
+	defer cancel()
+	if err := s.revokeGrantTokens(rctx, c.GrantID); err != nil {
+		return fmt.Errorf("%w; revoking the tokens of its grant: %w", used, err)
+	}
+	return used
+}
+
+// detached returns a context that ctx's cancellation does not reach,
+// bounded by flagTimeout, for the writes that must follow a decision.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), flagTimeout)
+}
+
+// revokeGrantTokens flags every token of grantID revoked. An empty grantID
+// (documents stored before grants) names no grant.
+func (s *Store) revokeGrantTokens(ctx context.Context, grantID string) error {
+	if grantID == "" {
+		return nil
+	}
+	_, err := s.tokens.UpdateMany(ctx, bson.D{{Key: "grant_id", Value: grantID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: true}}}})
+	return err
 }
 
 // DeleteAuthorizationCode implements [storage.AuthorizationCodeStore]. It
@@ -693,23 +803,7 @@ func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	if err != nil {
 		return err
 	}
-	doc := tokenDoc{
-		ID:        secret.Digest(n.AccessToken),
-		ClientID:  n.ClientID,
-		Scope:     n.Scope,
-		TokenType: n.TokenType,
-		UserID:    n.UserID,
-		IssuedAt:  date(n.IssuedAt),
-		ExpiresAt: date(n.ExpiresAt()),
-		PurgeAt:   date(backendkit.PurgeAt(&n)),
-		Revoked:   n.Revoked,
-	}
-	if n.RefreshToken != "" {
-		doc.Refresh = secret.Digest(n.RefreshToken)
-		r := date(n.RefreshTokenExpiresAt())
-		doc.RefreshExpiresAt = &r
-	}
-	if _, err := s.tokens.InsertOne(ctx, doc); err != nil {
+	if _, err := s.tokens.InsertOne(ctx, newTokenDoc(&n)); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return fmt.Errorf("%s for client %q: %w", op, n.ClientID, storage.ErrAlreadyExists)
 		}
@@ -718,7 +812,31 @@ func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	return nil
 }
 
-func (s *Store) findToken(ctx context.Context, op string, filter bson.D) (*models.Token, error) {
+// newTokenDoc returns the document of the normalized pair n, a new
+// incarnation.
+func newTokenDoc(n *models.Token) *tokenDoc {
+	doc := &tokenDoc{
+		ID:        secret.Digest(n.AccessToken),
+		Gen:       bson.NewObjectID(),
+		ClientID:  n.ClientID,
+		GrantID:   n.GrantID,
+		Scope:     n.Scope,
+		TokenType: n.TokenType,
+		UserID:    n.UserID,
+		IssuedAt:  date(n.IssuedAt),
+		ExpiresAt: date(n.ExpiresAt()),
+		PurgeAt:   date(backendkit.PurgeAt(n)),
+	}
+	if n.RefreshToken != "" {
+		doc.Refresh = secret.Digest(n.RefreshToken)
+		r := date(n.RefreshTokenExpiresAt())
+		doc.RefreshExpiresAt = &r
+	}
+	return doc
+}
+
+// findToken returns the token document filter selects, or ErrNotFound.
+func (s *Store) findToken(ctx context.Context, op string, filter bson.D) (*tokenDoc, error) {
 	var d tokenDoc
 	if err := s.tokens.FindOne(ctx, filter).Decode(&d); err != nil {
 		if errors.Is(err, mongo.ErrNoDocuments) {
@@ -726,19 +844,23 @@ func (s *Store) findToken(ctx context.Context, op string, filter bson.D) (*model
 		}
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return d.token(), nil
+	return &d, nil
 }
 
-// GetTokenByAccess implements [storage.TokenStore].
+// GetTokenByAccess implements [storage.TokenStore]. It reads the pair's
+// document alone: see the package documentation for the one case (a
+// rotation that stopped half-way) in which that lets a rotated pair's
+// access token live until it expires.
 func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*models.Token, error) {
 	const op = "mongostore: get token by access token"
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	t, err := s.findToken(ctx, op, bson.D{{Key: "_id", Value: secret.Digest(accessToken)}})
+	d, err := s.findToken(ctx, op, bson.D{{Key: "_id", Value: secret.Digest(accessToken)}})
 	if err != nil {
 		return nil, err
 	}
+	t := d.token()
 	if err := backendkit.CheckAccess(t, s.now()); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -746,7 +868,9 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 	return t, nil
 }
 
-// GetTokenByRefresh implements [storage.TokenStore].
+// GetTokenByRefresh implements [storage.TokenStore]. A pair is revoked if
+// its document is flagged or, for its refresh token, if its rotation
+// marker exists.
 func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*models.Token, error) {
 	const op = "mongostore: get token by refresh token"
 	if err := backendkit.CtxErr(ctx, op); err != nil {
@@ -755,15 +879,37 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 	if refreshToken == "" {
 		return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
-	t, err := s.findToken(ctx, op, bson.D{{Key: "refresh", Value: secret.Digest(refreshToken)}})
+	d, err := s.findToken(ctx, op, bson.D{{Key: "refresh", Value: secret.Digest(refreshToken)}})
 	if err != nil {
 		return nil, err
+	}
+	t := d.token()
+	if !t.Revoked {
+		m, err := s.findRotation(ctx, op, d)
+		if err != nil {
+			return nil, err
+		}
+		t.Revoked = m != nil
 	}
 	if err := backendkit.CheckRefresh(t, s.now()); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	t.RefreshToken = refreshToken
 	return t, nil
+}
+
+// findRotation returns the rotation marker of the pair of document d, or
+// nil if it has none.
+func (s *Store) findRotation(ctx context.Context, op string, d *tokenDoc) (*rotationDoc, error) {
+	var m rotationDoc
+	err := s.rotations.FindOne(ctx, bson.D{{Key: "_id", Value: markerID(d.Refresh, d.Gen)}}).Decode(&m)
+	switch {
+	case err == nil:
+		return &m, nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%s of client %q: reading the rotation marker: %w", op, d.ClientID, err)
 }
 
 // RevokeToken implements [storage.TokenStore]. token is looked up as an
@@ -792,10 +938,215 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 }
 
+// RotateToken implements [storage.TokenStore] without a transaction, in
+// three writes: the insert of a rotation marker decides the one winner, the
+// new pair is inserted, the old pair is flagged revoked. See the package
+// documentation for the steps, the races between them and what a crash in
+// between leaves.
+func (s *Store) RotateToken(ctx context.Context, refreshToken string, next *models.Token) error {
+	const op = "mongostore: rotate token"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	n, err := backendkit.NormalizeSuccessor(next)
+	if err != nil {
+		return err
+	}
+	if refreshToken == "" {
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	byRefresh := bson.D{{Key: "refresh", Value: secret.Digest(refreshToken)}}
+	for attempt := 1; ; attempt++ {
+		d, err := s.findToken(ctx, op, byRefresh)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		m, err := s.claimRotation(ctx, op, d, n, now)
+		if err != nil || m != nil {
+			return err
+		}
+		// Lost the race: the marker another rotation inserted names the
+		// rotated pair. If it is gone, that rotation was undone (its new
+		// pair was rejected): look again.
+		if m, err = s.findRotation(ctx, op, d); err != nil {
+			return err
+		}
+		if m == nil && attempt < rotateAttempts {
+			continue
+		}
+		return s.reused(ctx, op, d, m, now)
+	}
+}
+
+// claimRotation takes the decisions of a rotation of the pair of document
+// d at now to the pair n (normalized), and inserts the rotation marker. It
+// returns nil, nil if another caller's marker was there: this caller lost.
+// Otherwise it finishes the rotation ([Store.finishRotation]) and returns
+// the marker, or returns the error that ends the call: a reuse, an expiry,
+// a mismatch or a failure.
+func (s *Store) claimRotation(ctx context.Context, op string, d *tokenDoc, n models.Token, now time.Time) (*rotationDoc, error) {
+	old := d.token()
+	if old.Revoked {
+		m, err := s.findRotation(ctx, op, d)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.reused(ctx, op, d, m, now)
+	}
+	if err := backendkit.CheckRefresh(old, now); err != nil {
+		// Revoked takes precedence over expired: a rotation that stopped
+		// before flagging the pair left only its marker.
+		m, ferr := s.findRotation(ctx, op, d)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if m != nil {
+			return nil, s.reused(ctx, op, d, m, now)
+		}
+		return nil, fmt.Errorf("mongostore: %w", err)
+	}
+	if err := backendkit.Successor(old, &n); err != nil {
+		return nil, fmt.Errorf("mongostore: %w", err)
+	}
+	if n.GrantID == "" {
+		// The old pair was stored before grants: its successor starts one.
+		n.GrantID = backendkit.NewGrantID()
+	}
+	nd := newTokenDoc(&n)
+	m := newRotation(d, nd, now)
+	if _, err := s.rotations.InsertOne(ctx, m); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s of client %q: %w", op, d.ClientID, err)
+	}
+	return m, s.finishRotation(ctx, op, d, m, nd)
+}
+
+// newRotation returns the rotation marker of the replacement at now of the
+// pair of document d by the pair of document nd.
+func newRotation(d, nd *tokenDoc, now time.Time) *rotationDoc {
+	return &rotationDoc{
+		ID:        markerID(d.Refresh, d.Gen),
+		GrantID:   nd.GrantID,
+		ClientID:  d.ClientID,
+		Next:      nd.ID,
+		RotatedAt: date(ceilMillis(now)),
+		ExpiresAt: d.PurgeAt,
+	}
+}
+
+// ceilMillis rounds t up to the millisecond, the precision of BSON dates:
+// a reuse interval measured from the stored instant is never shortened.
+func ceilMillis(t time.Time) time.Time {
+	return time.UnixMilli(backendkit.CeilMillis(t)).UTC()
+}
+
+// finishRotation is the rest of the rotation whose marker m the caller
+// inserted, replacing the pair of document d by the pair of document nd:
+// it inserts nd (or, if a credential of nd is taken, deletes m again and
+// fails with [storage.ErrAlreadyExists]), flags d revoked, and reads m
+// again: a caller that lost the race and flagged m reused may have revoked
+// the grant before nd was inserted, so the grant is revoked again. It is
+// not cancelled with ctx: the rotation was decided.
+func (s *Store) finishRotation(ctx context.Context, op string, d *tokenDoc, m *rotationDoc, nd *tokenDoc) error {
+	fctx, cancel := detached(ctx)
+	defer cancel()
+	if _, err := s.tokens.InsertOne(fctx, nd); err != nil {
+		if !mongo.IsDuplicateKeyError(err) {
+			// nd may have been written: the marker stays, so the old
+			// refresh token is spent either way.
+			return fmt.Errorf("%s for client %q: storing the new pair: %w", op, d.ClientID, err)
+		}
+		// Nothing of nd was written: undo the marker, the old pair is
+		// untouched.
+		if _, derr := s.rotations.DeleteOne(fctx, bson.D{{Key: "_id", Value: m.ID}}); derr != nil {
+			return fmt.Errorf("%s for client %q: %w (the refresh token is spent: removing its rotation marker failed: %v)", op, d.ClientID, storage.ErrAlreadyExists, derr)
+		}
+		return fmt.Errorf("%s for client %q: %w", op, d.ClientID, storage.ErrAlreadyExists)
+	}
+	// Best effort: the marker already makes the old refresh token revoked.
+	// The filter names the pair by both its credentials.
+	_, _ = s.tokens.UpdateOne(fctx,
+		bson.D{{Key: "_id", Value: d.ID}, {Key: "refresh", Value: d.Refresh}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: true}}}})
+	cur, err := s.findRotation(fctx, op, d)
+	if err != nil {
+		return err
+	}
+	if cur != nil && cur.Reused {
+		if err := s.revokeGrantTokens(fctx, nd.GrantID); err != nil {
+			return fmt.Errorf("%s for client %q: refresh token reused during the rotation; revoking its grant: %w", op, d.ClientID, err)
+		}
+	}
+	return nil
+}
+
+// reused handles the reuse at now of the refresh token of document d,
+// rotated by marker m (nil if the pair was revoked, not rotated): within
+// the reuse interval after a rotation it changes nothing; otherwise it
+// flags m reused and revokes every token of the grant. Either way it
+// returns an error matching [storage.ErrRevoked]. The writes are not
+// cancelled with ctx: a reuse is acted upon even if its caller hangs up.
+func (s *Store) reused(ctx context.Context, op string, d *tokenDoc, m *rotationDoc, now time.Time) error {
+	var rotatedAt time.Time
+	if m != nil {
+		rotatedAt = fromDate(m.RotatedAt)
+	}
+	if backendkit.ReuseWithinInterval(rotatedAt, s.reuse, now) {
+		return fmt.Errorf("mongostore: %w", backendkit.ReuseError(d.ClientID, false))
+	}
+	rctx, cancel := detached(ctx)
+	defer cancel()
+	grant := d.GrantID
+	if m != nil {
+		if _, err := s.rotations.UpdateOne(rctx, bson.D{{Key: "_id", Value: m.ID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "reused", Value: true}}}}); err != nil {
+			return fmt.Errorf("%s of client %q: refresh token reused (%w); flagging its rotation: %w", op, d.ClientID, storage.ErrRevoked, err)
+		}
+		if grant == "" {
+			grant = m.GrantID // a pair stored before grants: its successor's
+		}
+	}
+	if err := s.revokeGrantTokens(rctx, grant); err != nil {
+		return fmt.Errorf("%s of client %q: refresh token reused (%w); revoking its grant: %w", op, d.ClientID, storage.ErrRevoked, err)
+	}
+	return fmt.Errorf("mongostore: %w", backendkit.ReuseError(d.ClientID, true))
+}
+
+// RevokeGrant implements [storage.Storage]: it flags the grant's codes used
+// (a flag that decides on its own, whatever the used-markers say) and its
+// tokens revoked, with one UpdateMany each. It is idempotent; a failure
+// part-way is mended by calling it again.
+func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
+	const op = "mongostore: revoke grant"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	if grantID == "" {
+		return fmt.Errorf("%s %q: %w", op, grantID, storage.ErrNotFound)
+	}
+	byGrant := bson.D{{Key: "grant_id", Value: grantID}}
+	codes, err := s.codes.UpdateMany(ctx, byGrant, bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}})
+	if err != nil {
+		return fmt.Errorf("%s %q: codes: %w", op, grantID, err)
+	}
+	tokens, err := s.tokens.UpdateMany(ctx, byGrant, bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: true}}}})
+	if err != nil {
+		return fmt.Errorf("%s %q: tokens: %w", op, grantID, err)
+	}
+	if codes.MatchedCount == 0 && tokens.MatchedCount == 0 {
+		return fmt.Errorf("%s %q: %w", op, grantID, storage.ErrNotFound)
+	}
+	return nil
+}
+
 // PurgeExpired implements [storage.Storage], by the store's clock: it
 // deletes codes and their used-markers whose expiry is before now, and
-// tokens whose purge instant ([backendkit.PurgeAt]) is. The count covers codes
-// and tokens; markers are part of their code.
+// tokens and their rotation markers whose purge instant ([backendkit.PurgeAt])
+// is. The count covers codes and tokens; markers are part of their code or
+// token.
 //
 // Each collection is purged in batches of at most [WithPurgeBatchSize]
 // documents: the _ids of expired documents are read, then deleted a batch
@@ -821,6 +1172,11 @@ func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 	tokens, err := s.purge(ctx, s.tokens, "purge_at", cut)
 	if err != nil {
 		return codes + tokens, fmt.Errorf("%s: tokens: %w", op, err)
+	}
+	// Rotation markers after their tokens, for the same reason: a pair
+	// whose marker is gone is past its refresh expiry.
+	if _, err := s.purge(ctx, s.rotations, "expires_at", cut); err != nil {
+		return codes + tokens, fmt.Errorf("%s: rotation markers: %w", op, err)
 	}
 	return codes + tokens, nil
 }

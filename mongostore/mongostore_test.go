@@ -154,6 +154,80 @@ func TestConsumeSingleWinner(t *testing.T) {
 	}
 }
 
+// Concurrent rotations of one refresh token through four stores on one
+// database (four server processes): exactly one wins; without a reuse
+// interval the losers are reuses, so the winner's pair ends up revoked too;
+// within one it stays live. Nothing of a loser's pair is written.
+func TestRotateSingleWinner(t *testing.T) {
+	for _, interval := range []time.Duration{0, time.Minute} {
+		t.Run(fmt.Sprint("interval=", interval), func(t *testing.T) {
+			const racers, rounds = 24, 3
+			db := testenv.FerretDB(t)
+			clk := &clock{now: t0}
+			stores := make([]*mongostore.Store, 4)
+			for i := range stores {
+				stores[i] = newStore(t, db, clk.Now, mongostore.WithReuseInterval(interval))
+			}
+			ctx := t.Context()
+			pair := func(round, i int) *models.Token {
+				return &models.Token{
+					AccessToken:  fmt.Sprintf("race-access-%d-%d-%s", round, i, strings.Repeat("x", 20)),
+					RefreshToken: fmt.Sprintf("race-refresh-%d-%d-%s", round, i, strings.Repeat("x", 20)),
+					ClientID:     "racer", IssuedAt: t0, ExpiresIn: time.Hour, RefreshTokenExpiresIn: 24 * time.Hour,
+				}
+			}
+			for round := range rounds {
+				old := pair(round, -1)
+				must(t, stores[0].CreateToken(ctx, old))
+				nexts := make([]*models.Token, racers)
+				errs := make([]error, racers)
+				for i := range nexts {
+					nexts[i] = pair(round, i)
+				}
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for i := range racers {
+					wg.Go(func() {
+						<-start
+						errs[i] = stores[i%len(stores)].RotateToken(ctx, old.RefreshToken, nexts[i])
+					})
+				}
+				close(start)
+				wg.Wait()
+				winners := 0
+				for i, err := range errs {
+					switch {
+					case err == nil:
+						winners++
+						_, err := stores[1].GetTokenByRefresh(ctx, nexts[i].RefreshToken)
+						if interval == 0 && !errors.Is(err, storage.ErrRevoked) {
+							t.Errorf("round %d: the winner's refresh token after losers reused the old one = %v, want storage.ErrRevoked", round, err)
+						}
+						if interval > 0 && err != nil {
+							t.Errorf("round %d: the winner's refresh token after losers within the reuse interval: %v", round, err)
+						}
+					case errors.Is(err, storage.ErrRevoked):
+						if _, err := stores[2].GetTokenByAccess(ctx, nexts[i].AccessToken); !errors.Is(err, storage.ErrNotFound) {
+							t.Errorf("round %d: a loser's access token = %v, want storage.ErrNotFound", round, err)
+						}
+					default:
+						t.Errorf("round %d: loser got %v, want storage.ErrRevoked", round, err)
+					}
+				}
+				if winners != 1 {
+					t.Errorf("round %d: %d of %d concurrent rotations won, want exactly 1", round, winners, racers)
+				}
+				if _, err := stores[3].GetTokenByRefresh(ctx, old.RefreshToken); !errors.Is(err, storage.ErrRevoked) {
+					t.Errorf("round %d: the rotated refresh token = %v, want storage.ErrRevoked", round, err)
+				}
+				if n := count(t, db, "tokens"); n != int64(2*(round+1)) {
+					t.Errorf("round %d: %d token documents, want %d (each round's old pair and its winner's)", round, n, 2*(round+1))
+				}
+			}
+		})
+	}
+}
+
 func TestNoPlaintextInDatabase(t *testing.T) {
 	db := testenv.FerretDB(t)
 	clk := &clock{now: t0}
@@ -181,6 +255,17 @@ func TestNoPlaintextInDatabase(t *testing.T) {
 		must(t, s.RevokeToken(ctx, refresh))
 		_, err := s.AuthenticateClient(ctx, id, secrets[len(secrets)-5])
 		must(t, err)
+		// A rotation, its reuse, and a grant revoked.
+		old := &models.Token{AccessToken: sec("access"), RefreshToken: sec("refresh"), ClientID: id, IssuedAt: t0, ExpiresIn: time.Hour, RefreshTokenExpiresIn: 24 * time.Hour}
+		must(t, s.CreateToken(ctx, old))
+		must(t, s.RotateToken(ctx, old.RefreshToken, &models.Token{AccessToken: sec("access"), RefreshToken: sec("refresh"), ClientID: id, IssuedAt: t0, ExpiresIn: time.Hour, RefreshTokenExpiresIn: 24 * time.Hour}))
+		err = s.RotateToken(ctx, old.RefreshToken, &models.Token{AccessToken: sec("access"), RefreshToken: sec("refresh"), ClientID: id, IssuedAt: t0, ExpiresIn: time.Hour, RefreshTokenExpiresIn: 24 * time.Hour})
+		if !errors.Is(err, storage.ErrRevoked) {
+			t.Fatalf("reuse of a rotated refresh token = %v, want storage.ErrRevoked", err)
+		}
+		grant := sec("code")
+		must(t, s.CreateAuthorizationCode(ctx, &models.AuthorizationCode{Code: grant, ClientID: id, AuthTime: t0, ExpiresIn: time.Minute, GrantID: "grant-" + id}))
+		must(t, s.RevokeGrant(ctx, "grant-"+id))
 	}
 	must(t, s.DeleteClient(ctx, "client-1"))
 
@@ -200,6 +285,12 @@ func TestNoPlaintextInDatabase(t *testing.T) {
 	}
 	if !bytes.Contains(dump, []byte("$2a$")) {
 		t.Errorf("the dump lacks a bcrypt hash of a client secret")
+	}
+	// client-0's rotation marker: named by the rotated refresh token's
+	// digest, holding the new access token's.
+	if !bytes.Contains(dump, []byte(mongostore.DefaultCollectionPrefix+"rotations: ")) ||
+		!bytes.Contains(dump, []byte(secret.Digest(secrets[6]))) || !bytes.Contains(dump, []byte(secret.Digest(secrets[7]))) {
+		t.Errorf("the dump lacks the rotation marker")
 	}
 }
 
@@ -234,7 +325,7 @@ func listIndexes(t testing.TB, c *mongo.Collection) map[string]indexInfo {
 	return out
 }
 
-// checkIndexes asserts the indexes of the store's four collections; ttl
+// checkIndexes asserts the indexes of the store's five collections; ttl
 // says whether the expiry indexes must be TTL indexes.
 func checkIndexes(t *testing.T, db *mongo.Database, prefix string, ttl bool) {
 	t.Helper()
@@ -244,9 +335,10 @@ func checkIndexes(t *testing.T, db *mongo.Database, prefix string, ttl bool) {
 		expiry bool
 	}{
 		"clients":   {{"_id", true, false}},
-		"codes":     {{"_id", true, false}, {"client_id", false, false}, {"expires_at", false, true}},
+		"codes":     {{"_id", true, false}, {"client_id", false, false}, {"grant_id", false, false}, {"expires_at", false, true}},
 		"code_uses": {{"_id", true, false}, {"code", false, false}, {"client_id", false, false}, {"expires_at", false, true}},
-		"tokens":    {{"_id", true, false}, {"refresh", true, false}, {"client_id", false, false}, {"purge_at", false, true}},
+		"tokens":    {{"_id", true, false}, {"refresh", true, false}, {"client_id", false, false}, {"grant_id", false, false}, {"purge_at", false, true}},
+		"rotations": {{"_id", true, false}, {"client_id", false, false}, {"expires_at", false, true}},
 	}
 	for coll, ixs := range want {
 		got := listIndexes(t, db.Collection(prefix+coll))
@@ -333,7 +425,7 @@ func TestIndexesMongoDB(t *testing.T) {
 	if !s2.TTLEnabled() {
 		t.Error("TTLEnabled() = false on MongoDB after changing the grace period")
 	}
-	for _, coll := range []string{"codes", "code_uses", "tokens"} {
+	for _, coll := range []string{"codes", "code_uses", "tokens", "rotations"} {
 		for key, ix := range listIndexes(t, db.Collection(mongostore.DefaultCollectionPrefix+coll)) {
 			if ix.ExpireAfterSeconds != nil && *ix.ExpireAfterSeconds != 90 {
 				t.Errorf("%s: TTL index on %s expires after %ds, want 90", coll, key, *ix.ExpireAfterSeconds)
@@ -349,7 +441,7 @@ func TestNewIdempotent(t *testing.T) {
 	first := newStore(t, db, clk.Now)
 	must(t, first.CreateClient(ctx, &models.Client{ClientID: "kept", ClientSecret: "s3cret-value"}))
 	before := make(map[string]map[string]indexInfo)
-	for _, c := range []string{"clients", "codes", "code_uses", "tokens"} {
+	for _, c := range []string{"clients", "codes", "code_uses", "tokens", "rotations"} {
 		before[c] = listIndexes(t, db.Collection(mongostore.DefaultCollectionPrefix+c))
 	}
 	second := newStore(t, db, clk.Now)
@@ -375,6 +467,9 @@ func TestNewErrors(t *testing.T) {
 	db := testenv.FerretDB(t)
 	if _, err := mongostore.New(t.Context(), db, mongostore.WithTTLGrace(-time.Second)); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("New with a negative grace period = %v, want storage.ErrInvalid", err)
+	}
+	if _, err := mongostore.New(t.Context(), db, mongostore.WithReuseInterval(-time.Second)); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("New with a negative reuse interval = %v, want storage.ErrInvalid", err)
 	}
 	if _, err := mongostore.New(t.Context(), nil); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("New with a nil database = %v, want storage.ErrInvalid", err)
