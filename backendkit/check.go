@@ -102,6 +102,7 @@ func NormalizeClient(c *models.Client) (models.Client, error) {
 	}
 	out := c.Clone()
 	out.SecretHash = ""
+	out.PreviousSecretValidUntil = time.Time{}
 	return *out, nil
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -236,6 +238,61 @@ func TestCeilMillis(t *testing.T) {
 		now := e.Add(d)
 		if got, want := e.UnixMilli() < CeilMillis(now), now.After(e); got != want {
 			t.Errorf("at expiry%+v: integer rule says expired=%t, time.After says %t", d, got, want)
+		}
+	}
+}
+
+// countingHasher counts verifications, to show that every outcome pays
+// for one.
+type countingHasher struct {
+	secret.Hasher
+	verifies atomic.Int32
+}
+
+func (h *countingHasher) Verify(hash, s string) bool {
+	h.verifies.Add(1)
+	return h.Hasher.Verify(hash, s)
+}
+
+func TestClientAuthVerify(t *testing.T) {
+	h := &countingHasher{Hasher: secret.Fast()}
+	a := NewClientAuth(h)
+	cur, err := a.Hash("create client", "c", "current-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, err := a.Hash("create client", "c", "previous-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := Secrets{Hash: cur, PreviousHash: prev, PreviousUntil: t0.Add(time.Hour)}
+	for _, c := range []struct {
+		name        string
+		found       bool
+		s           Secrets
+		secret      string
+		now         time.Time
+		want        error
+		minVerifies int32
+	}{
+		{"current secret", true, rotated, "current-secret", t0, nil, 1},
+		{"previous secret within its overlap", true, rotated, "previous-secret", t0.Add(time.Hour), nil, 2},
+		{"previous secret after its overlap", true, rotated, "previous-secret", t0.Add(time.Hour + time.Nanosecond), storage.ErrInvalidSecret, 1},
+		{"wrong secret", true, rotated, "wrong", t0, storage.ErrInvalidSecret, 2},
+		{"empty secret", true, rotated, "", t0, storage.ErrInvalidSecret, 1},
+		{"public client", true, Secrets{}, "anything", t0, storage.ErrInvalidSecret, 1},
+		{"unknown client", false, Secrets{}, "anything", t0, storage.ErrNotFound, 1},
+	} {
+		h.verifies.Store(0)
+		err := a.Verify("authenticate client", "c", c.found, c.s, c.secret, c.now)
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+		}
+		if n := h.verifies.Load(); n < c.minVerifies {
+			t.Errorf("%s: %d slow verifications, want at least %d (an unknown or public client must cost what a known one does)", c.name, n, c.minVerifies)
+		}
+		if err != nil && strings.Contains(err.Error(), c.secret) && c.secret != "" {
+			t.Errorf("%s: error %q contains the secret", c.name, err)
 		}
 	}
 }

@@ -49,6 +49,7 @@ var variants = []variant{
 		name:     "control/memstore",
 		newStore: func(clock func() time.Time) storage.Storage { return mem(clock) },
 		wantPass: []string{"Client/CreateGet", "Code/ConsumeConcurrent", "Token/RevokeByRefresh", "Grant/RotateConcurrent",
+			"Manage/ListStableUnderInserts", "Manage/RotateSecretOverlap", "Manage/Stats",
 			"Grant/ReuseAfterRotation", "Isolation/SeveralClients", "Purge/Counts", "Context/RotateToken",
 			"Context/PurgeExpired", "Secrets/ErrorMessages"},
 		wantSkip: []string{"Secrets/RawDump"},
@@ -275,6 +276,45 @@ var variants = []variant{
 			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()), memstore.WithReuseInterval(interval))
 		},
 		wantPass: []string{"ReplayWithin", "ConcurrentWithin", "RevokedHasNoInterval"},
+	},
+	{
+		name:     "update-drops-secrets",
+		newStore: func(clock func() time.Time) storage.Storage { return updateDropsSecrets{mem(clock)} },
+		wantFail: []string{"Manage/UpdateKeepsSecrets"},
+	},
+	{
+		name:     "client-secret-rotation-without-overlap",
+		newStore: func(clock func() time.Time) storage.Storage { return rotationWithoutOverlap{mem(clock)} },
+		wantFail: []string{"Manage/RotateSecretOverlap", "Manage/UpdateKeepsSecrets"},
+	},
+	{
+		name: "replaced-client-secret-accepted-forever",
+		newStore: func(clock func() time.Time) storage.Storage {
+			return &previousSecretForever{Store: mem(clock), replaced: map[string][]string{}, current: map[string]string{}}
+		},
+		wantFail: []string{"Manage/RotateSecretOverlap", "Manage/RotateSecretNoOverlap", "Manage/RotateSecretTwice"},
+	},
+	{
+		name:     "list-clients-case-folded",
+		newStore: func(clock func() time.Time) storage.Storage { return listCaseFolded{mem(clock)} },
+		wantFail: []string{"Manage/ListPages"},
+	},
+	{
+		name:     "list-clients-by-offset",
+		newStore: func(clock func() time.Time) storage.Storage { return &listByOffset{Store: mem(clock), offset: map[string]int{}} },
+		wantFail: []string{"Manage/ListStableUnderInserts"},
+	},
+	{
+		name: "revoke-client-keeps-codes",
+		newStore: func(clock func() time.Time) storage.Storage {
+			return &revokeClientKeepsCodes{Store: mem(clock), codes: map[string][]*models.AuthorizationCode{}}
+		},
+		wantFail: []string{"Manage/RevokeClientTokens"},
+	},
+	{
+		name:     "stats-miscount",
+		newStore: func(clock func() time.Time) storage.Storage { return statsMiscount{mem(clock)} },
+		wantFail: []string{"Manage/Stats"},
 	},
 	{
 		name:     "context-ignored",

@@ -36,6 +36,7 @@ func groups() []group {
 		{"Code", codeTests},
 		{"Token", tokenTests},
 		{"Grant", grantTests},
+		{"Manage", manageTests},
 		{"Isolation", isolationTests},
 		{"Purge", purgeTests},
 		{"Context", contextTests},

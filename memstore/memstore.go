@@ -77,7 +77,8 @@ type shard struct {
 }
 
 type clientRec struct {
-	client models.Client // ClientSecret is always empty
+	client  models.Client // ClientSecret is always empty; SecretHash is secrets.Hash
+	secrets backendkit.Secrets
 }
 
 // Store is an in-memory [storage.Storage]. The zero value is not usable:
@@ -90,6 +91,8 @@ type Store struct {
 
 	clientsMu sync.RWMutex
 	clients   map[string]*clientRec
+	ids       []string // the keys of clients, sorted: ListClients pages through it
+	auth      *backendkit.ClientAuth
 
 	shards [shardCount]shard
 }
@@ -142,6 +145,7 @@ func New(opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	s.auth = backendkit.NewClientAuth(s.hasher)
 	return s
 }
 
@@ -262,119 +266,6 @@ func (s *Store) lockAll() func() {
 			s.shards[i].mu.Unlock()
 		}
 	}
-}
-
-// CreateClient implements [storage.ClientStore].
-func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
-	const op = "memstore: create client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	rec, err := backendkit.NormalizeClient(c)
-	if err != nil {
-		return fmt.Errorf("memstore: %w", err)
-	}
-	s.clientsMu.RLock()
-	_, taken := s.clients[rec.ClientID]
-	s.clientsMu.RUnlock()
-	if taken {
-		return fmt.Errorf("%s %q: %w", op, rec.ClientID, storage.ErrAlreadyExists)
-	}
-	if rec.ClientSecret != "" {
-		h, err := s.hasher.Hash(rec.ClientSecret)
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", op, rec.ClientID, err)
-		}
-		rec.SecretHash = h
-		rec.ClientSecret = ""
-	}
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	s.clientsMu.Lock()
-	defer s.clientsMu.Unlock()
-	if _, taken := s.clients[rec.ClientID]; taken {
-		return fmt.Errorf("%s %q: %w", op, rec.ClientID, storage.ErrAlreadyExists)
-	}
-	s.clients[rec.ClientID] = &clientRec{client: rec}
-	return nil
-}
-
-func (s *Store) getClient(clientID string) (*models.Client, bool) {
-	s.clientsMu.RLock()
-	rec, ok := s.clients[clientID]
-	s.clientsMu.RUnlock()
-	if !ok {
-		return nil, false
-	}
-	return rec.client.Clone(), true
-}
-
-// GetClient implements [storage.ClientStore].
-func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client, error) {
-	const op = "memstore: get client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	c, ok := s.getClient(clientID)
-	if !ok {
-		return nil, fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	return c, nil
-}
-
-// AuthenticateClient implements [storage.ClientStore].
-func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
-	const op = "memstore: authenticate client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	c, ok := s.getClient(clientID)
-	if !ok {
-		return nil, fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	if c.SecretHash == "" || clientSecret == "" || !s.hasher.Verify(c.SecretHash, clientSecret) {
-		return nil, fmt.Errorf("%s %q: %w", op, clientID, storage.ErrInvalidSecret)
-	}
-	return c, nil
-}
-
-// DeleteClient implements [storage.ClientStore]. It visits every stored code
-// and token: deleting clients is rare, lookups stay constant-time.
-func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
-	const op = "memstore: delete client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	s.clientsMu.Lock()
-	defer s.clientsMu.Unlock()
-	unlock := s.lockAll()
-	defer unlock()
-	for i := range s.shards {
-		sh := &s.shards[i]
-		for k, c := range sh.codes {
-			if c.code.ClientID == clientID {
-				delete(sh.codes, k)
-				s.unindexCode(c)
-			}
-		}
-		for k, t := range sh.access {
-			if t.tok.ClientID == clientID {
-				delete(sh.access, k)
-				s.unindexToken(t)
-			}
-		}
-		for k, t := range sh.refresh {
-			if t.tok.ClientID == clientID {
-				delete(sh.refresh, k)
-			}
-		}
-	}
-	if _, ok := s.clients[clientID]; !ok {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	delete(s.clients, clientID)
-	return nil
 }
 
 // CreateAuthorizationCode implements [storage.AuthorizationCodeStore]. The

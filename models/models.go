@@ -85,6 +85,13 @@ type Client struct {
 	// when a client is created.
 	SecretHash string
 
+	// PreviousSecretValidUntil is, on a client a store returns, the instant
+	// until which the secret replaced by the last secret rotation still
+	// authenticates the client (see storage.ClientManager); zero if no
+	// previous secret is valid any more. It is ignored when a client is
+	// created or updated.
+	PreviousSecretValidUntil time.Time
+
 	// GrantTypes are the grant types the client may use.
 	GrantTypes []GrantType
 

@@ -1,0 +1,322 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oauthstore/oauthstore/backendkit"
+	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/storage"
+)
+
+var (
+	_ storage.ClientManager = (*Store)(nil)
+	_ storage.StatsReporter = (*Store)(nil)
+)
+
+// CreateClient implements [storage.ClientStore].
+func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
+	const op = "memstore: create client"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	rec, err := backendkit.NormalizeClient(c)
+	if err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	s.clientsMu.RLock()
+	_, taken := s.clients[rec.ClientID]
+	s.clientsMu.RUnlock()
+	if taken {
+		return fmt.Errorf("%s %q: %w", op, rec.ClientID, storage.ErrAlreadyExists)
+	}
+	var secrets backendkit.Secrets
+	if rec.ClientSecret != "" {
+		if secrets.Hash, err = s.auth.Hash(op, rec.ClientID, rec.ClientSecret); err != nil {
+			return err
+		}
+		rec.ClientSecret = ""
+	}
+	// The hash may have taken a while: a cancelled call writes nothing.
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if _, taken := s.clients[rec.ClientID]; taken {
+		return fmt.Errorf("%s %q: %w", op, rec.ClientID, storage.ErrAlreadyExists)
+	}
+	s.clients[rec.ClientID] = &clientRec{client: rec, secrets: secrets}
+	i, _ := slices.BinarySearch(s.ids, rec.ClientID)
+	s.ids = slices.Insert(s.ids, i, rec.ClientID)
+	return nil
+}
+
+// read returns a copy of the client as stores return it, at now; the
+// caller holds clientsMu.
+func (r *clientRec) read(now time.Time) *models.Client {
+	c := r.client.Clone()
+	c.SecretHash = r.secrets.Hash
+	c.PreviousSecretValidUntil = time.Time{}
+	if r.secrets.PreviousValid(now) {
+		c.PreviousSecretValidUntil = r.secrets.PreviousUntil
+	}
+	return c
+}
+
+func (s *Store) getClient(clientID string) (*models.Client, backendkit.Secrets, bool) {
+	now := s.now()
+	s.clientsMu.RLock()
+	defer s.clientsMu.RUnlock()
+	rec, ok := s.clients[clientID]
+	if !ok {
+		return nil, backendkit.Secrets{}, false
+	}
+	return rec.read(now), rec.secrets, true
+}
+
+// GetClient implements [storage.ClientStore].
+func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client, error) {
+	const op = "memstore: get client"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	c, _, ok := s.getClient(clientID)
+	if !ok {
+		return nil, fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
+	}
+	return c, nil
+}
+
+// AuthenticateClient implements [storage.ClientStore]. An unknown or public
+// client costs a slow hash too ([backendkit.ClientAuth]).
+func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
+	const op = "memstore: authenticate client"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	c, secrets, ok := s.getClient(clientID)
+	if err := s.auth.Verify(op, clientID, ok, secrets, clientSecret, s.now()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DeleteClient implements [storage.ClientStore]. It visits every stored code
+// and token: deleting clients is rare, lookups stay constant-time.
+func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
+	const op = "memstore: delete client"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	unlock := s.lockAll()
+	defer unlock()
+	for i := range s.shards {
+		sh := &s.shards[i]
+		for k, c := range sh.codes {
+			if c.code.ClientID == clientID {
+				delete(sh.codes, k)
+				s.unindexCode(c)
+			}
+		}
+		for k, t := range sh.access {
+			if t.tok.ClientID == clientID {
+				delete(sh.access, k)
+				s.unindexToken(t)
+			}
+		}
+		for k, t := range sh.refresh {
+			if t.tok.ClientID == clientID {
+				delete(sh.refresh, k)
+			}
+		}
+	}
+	if _, ok := s.clients[clientID]; !ok {
+		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
+	}
+	delete(s.clients, clientID)
+	if i, found := slices.BinarySearch(s.ids, clientID); found {
+		s.ids = slices.Delete(s.ids, i, i+1)
+	}
+	return nil
+}
+
+// UpdateClient implements [storage.ClientManager].
+func (s *Store) UpdateClient(ctx context.Context, c *models.Client) error {
+	const op = "memstore: update client"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	rec, err := backendkit.NormalizeUpdate(c)
+	if err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	old, ok := s.clients[rec.ClientID]
+	if !ok {
+		return fmt.Errorf("%s %q: %w", op, rec.ClientID, storage.ErrNotFound)
+	}
+	s.clients[rec.ClientID] = &clientRec{client: rec, secrets: old.secrets}
+	return nil
+}
+
+// RotateClientSecret implements [storage.ClientManager]. The new secret is
+// hashed before the client is looked up.
+func (s *Store) RotateClientSecret(ctx context.Context, clientID, newSecret string, previousValidUntil time.Time) error {
+	const op = "memstore: rotate client secret"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	if err := backendkit.CheckNewSecret(clientID, newSecret); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	h, err := s.auth.Hash(op, clientID, newSecret)
+	if err != nil {
+		return err
+	}
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	rec, ok := s.clients[clientID]
+	if !ok {
+		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
+	}
+	next := *rec
+	next.secrets = backendkit.RotateSecrets(rec.secrets, h, previousValidUntil)
+	s.clients[clientID] = &next
+	return nil
+}
+
+// RemoveClientSecrets implements [storage.ClientManager].
+func (s *Store) RemoveClientSecrets(ctx context.Context, clientID string) error {
+	const op = "memstore: remove client secrets"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	rec, ok := s.clients[clientID]
+	if !ok {
+		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
+	}
+	next := *rec
+	next.secrets = backendkit.Secrets{}
+	s.clients[clientID] = &next
+	return nil
+}
+
+// ListClients implements [storage.ClientManager] on the sorted client IDs.
+// With a UserID filter it visits the clients after q.After until the page
+// is full.
+func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage.ClientPage, error) {
+	const op = "memstore: list clients"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return storage.ClientPage{}, err
+	}
+	limit, err := backendkit.ListLimit(q)
+	if err != nil {
+		return storage.ClientPage{}, fmt.Errorf("memstore: %w", err)
+	}
+	now := s.now()
+	s.clientsMu.RLock()
+	defer s.clientsMu.RUnlock()
+	i, found := slices.BinarySearch(s.ids, q.After)
+	if found {
+		i++
+	}
+	var page storage.ClientPage
+	for ; i < len(s.ids); i++ {
+		rec := s.clients[s.ids[i]]
+		if q.UserID != "" && rec.client.UserID != q.UserID {
+			continue
+		}
+		if len(page.Clients) == limit {
+			page.Next = page.Clients[limit-1].ClientID
+			break
+		}
+		page.Clients = append(page.Clients, rec.read(now))
+	}
+	return page, nil
+}
+
+// RevokeClientTokens implements [storage.ClientManager]. It visits every
+// stored code and token, as DeleteClient does.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string) error {
+	const op = "memstore: revoke client tokens"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return err
+	}
+	s.clientsMu.RLock()
+	_, found := s.clients[clientID]
+	s.clientsMu.RUnlock()
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for _, c := range sh.codes {
+			if c.code.ClientID == clientID {
+				c.used.Store(true)
+				found = true
+			}
+		}
+		for _, t := range sh.access {
+			if t.tok.ClientID == clientID {
+				t.revoked.Store(true)
+				found = true
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	if !found {
+		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// Stats implements [storage.StatsReporter]. It visits every record.
+func (s *Store) Stats(ctx context.Context) (*storage.Stats, error) {
+	const op = "memstore: stats"
+	if err := backendkit.CtxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	st := &storage.Stats{}
+	s.clientsMu.RLock()
+	st.Clients = int64(len(s.clients))
+	s.clientsMu.RUnlock()
+	byClient := map[string]*storage.RecordCounts{}
+	counts := func(clientID string) *storage.RecordCounts {
+		c, ok := byClient[clientID]
+		if !ok {
+			c = new(storage.RecordCounts)
+			byClient[clientID] = c
+		}
+		return c
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for _, c := range sh.codes {
+			backendkit.CountCode(counts(c.code.ClientID), &c.code, c.used.Load(), now)
+		}
+		for _, t := range sh.access {
+			tok := t.tok
+			tok.Revoked = t.revoked.Load()
+			backendkit.CountToken(counts(tok.ClientID), &tok, now)
+		}
+		sh.mu.RUnlock()
+	}
+	for id, c := range byClient {
+		st.ByClient = append(st.ByClient, storage.ClientCounts{ClientID: id, RecordCounts: *c})
+		backendkit.AddCounts(&st.Total, c)
+	}
+	slices.SortFunc(st.ByClient, func(a, b storage.ClientCounts) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return st, nil
+}
