@@ -90,7 +90,9 @@ func (s listCaseFolded) ListClients(ctx context.Context, q storage.ClientQuery) 
 	if err != nil {
 		return storage.ClientPage{}, err
 	}
-	fold := func(a, b *models.Client) int { return strings.Compare(strings.ToLower(a.ClientID), strings.ToLower(b.ClientID)) }
+	fold := func(a, b *models.Client) int {
+		return strings.Compare(strings.ToLower(a.ClientID), strings.ToLower(b.ClientID))
+	}
 	slices.SortStableFunc(all.Clients, fold)
 	limit, err := backendkit.ListLimit(q)
 	if err != nil {

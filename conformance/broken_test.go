@@ -300,8 +300,10 @@ var variants = []variant{
 		wantFail: []string{"Manage/ListPages"},
 	},
 	{
-		name:     "list-clients-by-offset",
-		newStore: func(clock func() time.Time) storage.Storage { return &listByOffset{Store: mem(clock), offset: map[string]int{}} },
+		name: "list-clients-by-offset",
+		newStore: func(clock func() time.Time) storage.Storage {
+			return &listByOffset{Store: mem(clock), offset: map[string]int{}}
+		},
 		wantFail: []string{"Manage/ListStableUnderInserts"},
 	},
 	{
