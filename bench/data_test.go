@@ -26,7 +26,7 @@ const (
 	scope    = "openid profile email"
 	redirect = "https://client.example.com/callback"
 	// challenge is an S256 PKCE challenge (RFC 7636 appendix B).
-	challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGF0jvE7c"
+	challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 )
 
 var (

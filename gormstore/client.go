@@ -74,6 +74,10 @@ func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client,
 }
 
 func (s *Store) getClient(ctx context.Context, op, clientID string) (*models.Client, error) {
+	if !backendkit.LookupID(clientID) {
+		// Never stored; PostgreSQL would reject invalid UTF-8 or a NUL.
+		return nil, fmt.Errorf("gormstore: %s: %w", op, storage.ErrNotFound)
+	}
 	row := s.queryRow(ctx, s.q.selectClient, clientID)
 	var (
 		c                       models.Client
@@ -121,6 +125,10 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	const op = "delete client"
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
+	}
+	if !backendkit.LookupID(clientID) {
+		// No client, code or token was ever stored with such an ID.
+		return fmt.Errorf("gormstore: %s: %w", op, storage.ErrNotFound)
 	}
 	var deleted int64
 	// The transaction locks index ranges; under concurrent writes for the

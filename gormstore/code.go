@@ -14,7 +14,8 @@ import (
 )
 
 // CreateAuthorizationCode implements [storage.AuthorizationCodeStore] with
-// one INSERT; the unique index on code_digest rejects a stored code.
+// one INSERT; the unique index on code_digest rejects a stored code. The
+// code is stored with its GrantID, a new one if it has none.
 func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	const op = "create authorization code"
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
@@ -29,7 +30,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 	}
 	err = exec(ctx, s.data, s.q.insertCode,
 		secret.Digest(n.Code), n.ClientID, n.RedirectURI, n.ResponseType, n.Scope,
-		ms(n.AuthTime), ms(n.ExpiresAt()), n.CodeChallenge, string(n.CodeChallengeMethod), n.Nonce, n.UserID).Error
+		ms(n.AuthTime), ms(n.ExpiresAt()), n.CodeChallenge, string(n.CodeChallengeMethod), n.Nonce, n.UserID, n.GrantID).Error
 	switch {
 	case err == nil:
 		return nil
@@ -50,7 +51,7 @@ func (s *Store) readCode(ctx context.Context, code string) (c *models.Authorizat
 		authMS, expMS int64
 	)
 	err = row.Scan(&r.ClientID, &r.RedirectURI, &r.ResponseType, &r.Scope, &authMS, &expMS,
-		&r.CodeChallenge, &method, &r.Nonce, &r.UserID, &used)
+		&r.CodeChallenge, &method, &r.Nonce, &r.UserID, &r.GrantID, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, false, nil
 	}
@@ -89,7 +90,9 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 // expires_at_ms >= now decides the winner by its affected-row count, on
 // every database and isolation level; the row is read afterwards, for the
 // winner to return it and for the others to tell used, expired and unknown
-// codes apart.
+// codes apart. A used code is a replay: one UPDATE ... WHERE grant_id = ?
+// revokes the tokens of its grant before [storage.ErrAlreadyUsed] is
+// returned.
 func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	const op = "consume authorization code"
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
@@ -117,6 +120,11 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 		}
 		if won {
 			return c, nil
+		}
+		if used {
+			if err := s.revokeGrantTokens(ctx, c.GrantID, now); err != nil {
+				return nil, dbError(op+": revoking the tokens of the code's grant", err)
+			}
 		}
 		if err := backendkit.CheckCode(c, used, now); err != nil {
 			return nil, fmt.Errorf("gormstore: %s: %w", op, err)

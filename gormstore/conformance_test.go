@@ -75,6 +75,35 @@ func TestConformanceMySQL(t *testing.T) {
 	conformanceOnShared(t, testenv.MySQL(t))
 }
 
+// TestConformanceReuseInterval runs the reuse-interval cases on every
+// database, each store with WithReuseInterval.
+func TestConformanceReuseInterval(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		var db *gorm.DB
+		if b.name != sqliteDialect {
+			db = b.open(t)
+		}
+		conformance.RunReuseInterval(t, func(t *testing.T, clock func() time.Time, interval time.Duration) storage.Storage {
+			opts := []Option{WithClock(clock), WithHasher(secret.Fast()), WithReuseInterval(interval)}
+			if db == nil { // SQLite: a database per store
+				s, err := New(t.Context(), b.open(t), opts...)
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				closeOnCleanup(t, s)
+				return s
+			}
+			s, err := New(t.Context(), db, append(opts, WithTablePrefix(randomPrefix()))...)
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			closeOnCleanup(t, s)
+			t.Cleanup(func() { dropTables(t, db, s) })
+			return s
+		})
+	})
+}
+
 // conformanceOnShared runs the suite on one database, giving each store a
 // random table prefix of its own and dropping its tables afterwards.
 func conformanceOnShared(t *testing.T, db *gorm.DB) {

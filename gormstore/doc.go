@@ -37,7 +37,8 @@
 // client secrets only as salted slow hashes. client_id and the expiry
 // instants (codes.expires_at_ms, tokens.purge_at_ms, see [backendkit.PurgeAt])
 // are indexed so that [Store.DeleteClient] and [Store.PurgeExpired] search
-// rather than scan. Instants are BIGINT unix milliseconds in UTC, exact
+// rather than scan, and grant_id, on codes and tokens, so that the grant
+// operations do. Instants are BIGINT unix milliseconds in UTC, exact
 // and portable; lists (grant types, response types, redirect URIs) are JSON
 // arrays in TEXT columns. Every lookup is one query on a unique index.
 //
@@ -50,16 +51,50 @@
 // migrate once. Teams with their own migration tool apply the same files
 // and pass [WithoutMigrate]; New then only checks the recorded version.
 //
+// Version 3 adds grants: a NOT NULL grant_id on codes and tokens, and
+// tokens.rotated_at_ms. Codes and tokens stored under version 2 belong to
+// no grant; the upgrade gives each one a grant of its own, derived from its
+// row id ("v2-code-" or "v2-token-" and the id in 20 digits), so that no two
+// legacy records share a grant and revoking or reusing one never reaches
+// another. A token rotated from a legacy pair inherits its grant. grant_id
+// has no default: stop version-2 processes before upgrading, or their
+// INSERTs fail.
+//
+// # Grants and rotation
+//
+// Every code and token carries a GrantID (a new random one if created
+// without). [Store.RotateToken] exchanges a refresh token for a new pair in
+// one transaction: a conditional UPDATE ... WHERE refresh_digest = ? AND
+// revoked = FALSE AND refresh_expires_at_ms >= ? revokes the old pair and
+// records when (rotated_at_ms); if it changed the row, the old pair is
+// read, the new one checked against it ([backendkit.Successor]) and
+// INSERTed in its grant. Both writes or neither: a taken credential rolls
+// the transaction back ([storage.ErrAlreadyExists]) and leaves the old pair
+// live. The UPDATE's affected-row count picks one winner among concurrent
+// callers on every database; the others find the pair revoked once the
+// winner has committed. On MySQL the transaction runs at READ COMMITTED,
+// so that InnoDB takes no gap locks in it (with binary logging on,
+// binlog_format must then be ROW or MIXED). Rotating a revoked pair
+// (rotated before, or revoked) is a reuse: one UPDATE ... WHERE grant_id = ?
+// revokes every token of the grant, the winner's new pair included, and the
+// error matches [storage.ErrRevoked]. [WithReuseInterval] gives a grace
+// after a rotation in which a replay fails the same way without revoking
+// the grant.
+// [Store.ConsumeAuthorizationCode] of a used code revokes its grant's
+// tokens the same way; [Store.RevokeGrant] revokes them and marks the
+// grant's unused codes used, in one transaction.
+//
 // # Concurrency
 //
 // The database arbitrates, so several processes may share it.
 // [Store.ConsumeAuthorizationCode] is one conditional UPDATE ... WHERE
 // used = FALSE whose affected-row count picks exactly one winner at any
-// isolation level; [Store.RevokeToken] likewise. Creates are single
-// INSERTs whose unique indexes reject a taken credential as a whole: a
-// token whose refresh token is taken leaves no row. Unique violations of
-// every driver become [storage.ErrAlreadyExists]. Writes the database
-// aborts to break a deadlock are run again.
+// isolation level; [Store.RevokeToken] and the rotation's UPDATE likewise.
+// Creates are single INSERTs whose unique indexes reject a taken credential
+// as a whole: a token whose refresh token is taken leaves no row. Unique
+// violations of every driver become [storage.ErrAlreadyExists].
+// Transactions and writes the database aborts to break a deadlock are run
+// again.
 //
 // # Purging
 //

@@ -2,6 +2,7 @@ package gormstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/oauthstore/oauthstore/gormstore"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
 )
 
 func Example() {
@@ -78,9 +80,32 @@ func Example() {
 	// Only digests are stored: a token read by its access token does not
 	// carry the refresh token.
 	fmt.Println("token:", tok.ClientID, tok.Scope, tok.TokenType, tok.ExpiresIn, tok.RefreshToken == "")
+
+	// Refresh with rotation: the old pair is revoked and the new one
+	// stored in its grant, in one transaction.
+	next := &models.Token{
+		AccessToken:           "access-token-value-2",
+		RefreshToken:          "refresh-token-value-2",
+		ClientID:              client.ClientID,
+		Scope:                 "photos:read",
+		IssuedAt:              time.Now(),
+		ExpiresIn:             time.Hour,
+		RefreshTokenExpiresIn: 30 * 24 * time.Hour,
+	}
+	if err := store.RotateToken(ctx, "refresh-token-value", next); err != nil {
+		log.Fatal(err)
+	}
+	// Replaying the rotated refresh token is a reuse: the whole grant,
+	// the new pair included, is revoked.
+	err = store.RotateToken(ctx, "refresh-token-value", &models.Token{AccessToken: "stolen", ClientID: client.ClientID, IssuedAt: time.Now(), ExpiresIn: time.Hour})
+	fmt.Println("reuse revoked:", errors.Is(err, storage.ErrRevoked))
+	_, err = store.GetTokenByAccess(ctx, "access-token-value-2")
+	fmt.Println("new pair revoked:", errors.Is(err, storage.ErrRevoked))
 	// Output:
 	// client: photo-app public: false
 	// token: photo-app photos:read Bearer 1h0m0s true
+	// reuse revoked: true
+	// new pair revoked: true
 }
 
 func ExampleStore_StartPurger() {

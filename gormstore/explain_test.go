@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +28,12 @@ func storeStatements(s *Store, stmts []loggedStmt) []loggedStmt {
 
 // TestExplain runs the store's operations, records every statement it sends
 // that reads, updates or deletes rows, and asks the database for each
-// plan: none may scan a table, and the lookups by code, access token and
-// refresh token must use their unique digest indexes.
+// plan: none may scan a table, the statements that select by code, access
+// token or refresh token (lookups, and the conditional UPDATEs of
+// ConsumeAuthorizationCode and RotateToken) must use their unique digest
+// indexes, and every statement that selects by grant_id (RevokeGrant, a
+// replayed code, a reused refresh token) must use the grant_id index of
+// each table it reads.
 func TestExplain(t *testing.T) {
 	for _, b := range backends[:2] { // SQLite and PostgreSQL
 		t.Run(string(b.name), func(t *testing.T) {
@@ -48,13 +53,23 @@ func TestExplain(t *testing.T) {
 				"WHERE refresh_digest =": s.t.tokens + "_refresh_digest_key",
 			}
 			seen := map[string]bool{}
+			byGrant := map[string]bool{} // grant_id statements checked
 			for _, st := range stmts {
 				plan := explain(t, b.name, db, st)
 				if bad := scansTable(b.name, plan, s); bad != "" {
 					t.Errorf("statement scans a table (%s):\n%s\nplan:\n%s", bad, st.sql, plan)
 				}
+				for _, table := range []string{s.t.codes, s.t.tokens} {
+					if !regexp.MustCompile(`\b` + table + `\b[^()]*\bWHERE grant_id =`).MatchString(st.sql) {
+						continue
+					}
+					byGrant[st.sql] = true
+					if index := table + "_grant_id_idx"; !strings.Contains(plan, index) {
+						t.Errorf("statement selecting by grant_id does not use %s:\n%s\nplan:\n%s", index, st.sql, plan)
+					}
+				}
 				for cond, index := range wantIndex {
-					if strings.HasPrefix(st.sql, "SELECT") && strings.Contains(st.sql, cond) {
+					if strings.Contains(st.sql, cond) {
 						seen[cond] = true
 						if !strings.Contains(plan, index) {
 							t.Errorf("lookup does not use %s:\n%s\nplan:\n%s", index, st.sql, plan)
@@ -64,6 +79,17 @@ func TestExplain(t *testing.T) {
 			}
 			if len(seen) != len(wantIndex) {
 				t.Errorf("lookups seen: %v, want all of %v", seen, wantIndex)
+			}
+			// The grant statements (revoke a grant's codes and tokens, the
+			// existence check of RevokeGrant) were checked for the grant_id
+			// index, and the rotation's UPDATE for the refresh_digest one.
+			for _, q := range []string{s.q.revokeGrantCodes, s.q.revokeGrantTokens, s.q.hasGrant} {
+				if !byGrant[q] {
+					t.Errorf("statement not run or not checked for the grant_id index:\n%s", q)
+				}
+			}
+			if !slices.ContainsFunc(stmts, func(st loggedStmt) bool { return st.sql == s.q.rotateOld }) {
+				t.Errorf("the rotation's UPDATE was not run:\n%s", s.q.rotateOld)
 			}
 		})
 	}

@@ -62,8 +62,9 @@ func exercise(t *testing.T, s *Store, clock *testClock) credentials {
 		for j := range 3 {
 			code := "PLAINCODE-" + id + "-" + string(rune('0'+j)) + "-1a2b3c4d5e"
 			c.codes = append(c.codes, code)
+			// The S256 challenge of RFC 7636 appendix B: not a secret.
 			must(s.CreateAuthorizationCode(ctx, &models.AuthorizationCode{Code: code, ClientID: id, AuthTime: clock.Now(), ExpiresIn: time.Minute,
-				CodeChallenge: "challenge-not-secret", CodeChallengeMethod: models.CodeChallengeS256}), "CreateAuthorizationCode")
+				CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: models.CodeChallengeS256}), "CreateAuthorizationCode")
 			if err := s.CreateAuthorizationCode(ctx, &models.AuthorizationCode{Code: code, ClientID: id, AuthTime: clock.Now(), ExpiresIn: time.Minute}); !errors.Is(err, storage.ErrAlreadyExists) {
 				t.Fatalf("duplicate code: %v", err)
 			}
@@ -95,6 +96,7 @@ func exercise(t *testing.T, s *Store, clock *testClock) credentials {
 				must(s.RevokeToken(ctx, access), "RevokeToken again")
 			}
 		}
+		exerciseGrants(t, s, clock, id, &c)
 	}
 	must(s.DeleteAuthorizationCode(ctx, c.codes[0]), "DeleteAuthorizationCode")
 	must(s.DeleteClient(ctx, "client-c"), "DeleteClient")
@@ -102,6 +104,71 @@ func exercise(t *testing.T, s *Store, clock *testClock) credentials {
 	_, err := s.PurgeExpired(ctx)
 	must(err, "PurgeExpired")
 	return c
+}
+
+// exerciseGrants runs the grant operations for the client id, after
+// exercise created its three pairs: rotations (without and with a GrantID
+// for the next pair), a reuse, a refused mismatch, RevokeGrant of a grant
+// with a code and tokens, again, and of an unknown grant. The credentials
+// it creates are added to c.
+func exerciseGrants(t *testing.T, s *Store, clock *testClock, id string, c *credentials) {
+	t.Helper()
+	ctx := t.Context()
+	n := len(c.access)
+	first, third := n-3, n-1 // the live pairs of the client's three
+	pair := func(k int) *models.Token {
+		access := "PLAINACCESS-" + id + "-rot" + string(rune('0'+k)) + "-5e6f7a8b"
+		refresh := "PLAINREFRESH-" + id + "-rot" + string(rune('0'+k)) + "-9c0d1e2f"
+		c.access = append(c.access, access)
+		c.refresh = append(c.refresh, refresh)
+		return &models.Token{AccessToken: access, RefreshToken: refresh, ClientID: id, IssuedAt: clock.Now(),
+			ExpiresIn: time.Minute, RefreshTokenExpiresIn: time.Hour}
+	}
+	old, err := s.GetTokenByRefresh(ctx, c.refresh[first])
+	if err != nil {
+		t.Fatalf("GetTokenByRefresh: %v", err)
+	}
+	next := pair(0)
+	if err := s.RotateToken(ctx, c.refresh[first], next); err != nil {
+		t.Fatalf("RotateToken: %v", err)
+	}
+	mismatch := pair(1)
+	mismatch.GrantID = "another-grant-" + id
+	if err := s.RotateToken(ctx, next.RefreshToken, mismatch); !errors.Is(err, storage.ErrInvalid) {
+		t.Fatalf("RotateToken into another grant: %v, want ErrInvalid", err)
+	}
+	last := pair(2)
+	last.GrantID = old.GrantID
+	if err := s.RotateToken(ctx, next.RefreshToken, last); err != nil {
+		t.Fatalf("RotateToken naming the grant: %v", err)
+	}
+	if err := s.RotateToken(ctx, c.refresh[first], pair(3)); !errors.Is(err, storage.ErrRevoked) {
+		t.Fatalf("RotateToken reusing a rotated refresh token: %v, want ErrRevoked", err)
+	}
+	if _, err := s.GetTokenByAccess(ctx, last.AccessToken); !errors.Is(err, storage.ErrRevoked) {
+		t.Fatalf("the newest pair after a reuse: %v, want ErrRevoked", err)
+	}
+
+	tok, err := s.GetTokenByAccess(ctx, c.access[third])
+	if err != nil {
+		t.Fatalf("GetTokenByAccess: %v", err)
+	}
+	code := "PLAINCODE-" + id + "-grant-7b8c9d0e"
+	c.codes = append(c.codes, code)
+	if err := s.CreateAuthorizationCode(ctx, &models.AuthorizationCode{Code: code, ClientID: id, AuthTime: clock.Now(), ExpiresIn: time.Minute, GrantID: tok.GrantID}); err != nil {
+		t.Fatalf("CreateAuthorizationCode: %v", err)
+	}
+	for range 2 {
+		if err := s.RevokeGrant(ctx, tok.GrantID); err != nil {
+			t.Fatalf("RevokeGrant: %v", err)
+		}
+	}
+	if _, err := s.GetAuthorizationCode(ctx, code); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("a code of a revoked grant: %v, want ErrAlreadyUsed", err)
+	}
+	if err := s.RevokeGrant(ctx, "unknown-grant-"+id); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("RevokeGrant of an unknown grant: %v, want ErrNotFound", err)
+	}
 }
 
 // TestSQLiteFileHasNoPlaintext opens the SQLite database file and its WAL

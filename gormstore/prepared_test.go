@@ -154,8 +154,8 @@ func TestPrepareFailureNotKept(t *testing.T) {
 
 // TestOneConnection: on a pool of one connection (as a shared-cache
 // in-memory SQLite needs) a transaction does not wait for a second
-// connection to prepare a statement, and a cancelled wait would show as
-// an error rather than a hang.
+// connection to prepare or run a statement, and a cancelled wait would
+// show as an error rather than a hang.
 func TestOneConnection(t *testing.T) {
 	db := testenv.SQLite(t)
 	sqlDB, err := db.DB()
@@ -175,6 +175,17 @@ func TestOneConnection(t *testing.T) {
 	}
 	if err := s.CreateToken(ctx, token("acc", "ref")); err != nil {
 		t.Fatal(err)
+	}
+	// The transactions of RotateToken and RevokeGrant, too.
+	if err := s.RotateToken(ctx, "ref", token("acc2", "ref2")); err != nil {
+		t.Fatalf("RotateToken on one connection: %v", err)
+	}
+	tk, err := s.GetTokenByRefresh(ctx, "ref2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeGrant(ctx, tk.GrantID); err != nil {
+		t.Fatalf("RevokeGrant on one connection: %v", err)
 	}
 	if err := s.DeleteClient(ctx, "c1"); err != nil {
 		t.Fatalf("DeleteClient on one connection: %v", err)

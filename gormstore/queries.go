@@ -12,8 +12,10 @@ import (
 
 const (
 	clientColumns = "client_id, secret_hash, grant_types, response_types, redirect_uris, scope, user_id"
-	codeColumns   = "client_id, redirect_uri, response_type, scope, auth_time_ms, expires_at_ms, code_challenge, code_challenge_method, nonce, user_id, used"
-	tokenColumns  = "client_id, scope, token_type, user_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked"
+	codeColumns   = "client_id, redirect_uri, response_type, scope, auth_time_ms, expires_at_ms, code_challenge, code_challenge_method, nonce, user_id, grant_id, used"
+	// tokenColumns are the columns CreateToken writes, in its order, and
+	// the token lookups read, followed by rotated_at_ms.
+	tokenColumns = "client_id, scope, token_type, user_id, grant_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked"
 )
 
 // queries holds every fixed statement of the store, built once by [New]
@@ -25,6 +27,13 @@ type queries struct {
 	deleteClientCodes, deleteClientTokens, deleteClient               string
 	insertCode, selectCode, consumeCode, deleteCode                   string
 	insertToken, tokenByAccess, tokenByRefresh, revokeToken, hasToken string
+	// RotateToken: the conditional UPDATE of the old pair (the
+	// transaction then reads it with tokenByRefresh and inserts the next
+	// pair with insertToken).
+	rotateOld string
+	// Grants: revoke a grant's tokens, mark its unused codes used, and
+	// tell whether any record of it is stored.
+	revokeGrantTokens, revokeGrantCodes, hasGrant string
 	// Purge, one per target table (codes, tokens): the batch DELETE on
 	// SQLite and PostgreSQL, the SELECT of a batch of ids on MySQL.
 	purge [2]string
@@ -39,16 +48,28 @@ func queriesFor(d dialect, t tables, batch int) queries {
 		deleteClientTokens: b("DELETE FROM " + t.tokens + " WHERE client_id = ?"),
 		deleteClient:       b("DELETE FROM " + t.clients + " WHERE client_id = ?"),
 
-		insertCode:  b("INSERT INTO " + t.codes + " (code_digest, " + codeColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE)"),
+		insertCode:  b("INSERT INTO " + t.codes + " (code_digest, " + codeColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE)"),
 		selectCode:  b("SELECT " + codeColumns + " FROM " + t.codes + " WHERE code_digest = ?"),
 		consumeCode: b("UPDATE " + t.codes + " SET used = TRUE, used_at_ms = ? WHERE code_digest = ? AND used = FALSE AND expires_at_ms >= ?"),
 		deleteCode:  b("DELETE FROM " + t.codes + " WHERE code_digest = ?"),
 
-		insertToken:    b("INSERT INTO " + t.tokens + " (access_digest, refresh_digest, " + tokenColumns + ", purge_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?)"),
-		tokenByAccess:  b("SELECT " + tokenColumns + " FROM " + t.tokens + " WHERE access_digest = ?"),
-		tokenByRefresh: b("SELECT " + tokenColumns + " FROM " + t.tokens + " WHERE refresh_digest = ?"),
+		insertToken:    b("INSERT INTO " + t.tokens + " (access_digest, refresh_digest, " + tokenColumns + ", purge_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?)"),
+		tokenByAccess:  b("SELECT " + tokenColumns + ", rotated_at_ms FROM " + t.tokens + " WHERE access_digest = ?"),
+		tokenByRefresh: b("SELECT " + tokenColumns + ", rotated_at_ms FROM " + t.tokens + " WHERE refresh_digest = ?"),
 		revokeToken:    b("UPDATE " + t.tokens + " SET revoked = TRUE, revoked_at_ms = ? WHERE (access_digest = ? OR refresh_digest = ?) AND revoked = FALSE"),
 		hasToken:       b("SELECT COUNT(*) FROM " + t.tokens + " WHERE access_digest = ? OR refresh_digest = ?"),
+
+		// The winner of a rotation is the one caller this UPDATE changes
+		// a row for: the pair is live (not revoked, refresh lifetime not
+		// over at the rounded-up now, [backendkit.CeilMillis]). It selects
+		// by refresh_digest alone, so that its plan is the unique index's.
+		rotateOld: b("UPDATE " + t.tokens + " SET revoked = TRUE, revoked_at_ms = ?, rotated_at_ms = ?" +
+			" WHERE refresh_digest = ? AND revoked = FALSE AND refresh_expires_at_ms >= ?"),
+
+		revokeGrantTokens: b("UPDATE " + t.tokens + " SET revoked = TRUE, revoked_at_ms = ? WHERE grant_id = ? AND revoked = FALSE"),
+		revokeGrantCodes:  b("UPDATE " + t.codes + " SET used = TRUE, used_at_ms = ? WHERE grant_id = ? AND used = FALSE"),
+		hasGrant: b("SELECT CASE WHEN EXISTS (SELECT 1 FROM " + t.codes + " WHERE grant_id = ?)" +
+			" OR EXISTS (SELECT 1 FROM " + t.tokens + " WHERE grant_id = ?) THEN 1 ELSE 0 END"),
 	}
 	for i, target := range purgeTargets(t) {
 		if d == mysqlDialect {
@@ -67,6 +88,7 @@ func (q *queries) data() []string {
 		q.insertClient, q.selectClient, q.deleteClientCodes, q.deleteClientTokens, q.deleteClient,
 		q.insertCode, q.selectCode, q.consumeCode, q.deleteCode,
 		q.insertToken, q.tokenByAccess, q.tokenByRefresh, q.revokeToken, q.hasToken,
+		q.rotateOld, q.revokeGrantTokens, q.revokeGrantCodes, q.hasGrant,
 	}
 }
 

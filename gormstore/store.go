@@ -46,6 +46,7 @@ type Store struct {
 	hasher  secret.Hasher
 	prefix  string
 	batch   int
+	reuse   time.Duration // reuse interval of RotateToken; 0: none
 	t       tables
 }
 
@@ -61,6 +62,7 @@ type options struct {
 	batch   int
 	migrate bool
 	prepare bool
+	reuse   time.Duration
 }
 
 // WithClock sets the clock every expiry decision uses (default time.Now).
@@ -98,6 +100,14 @@ func WithPurgeBatchSize(n int) Option { return func(o *options) { o.batch = n } 
 // multiplexing): a statement prepared on one server connection does not
 // exist on the next. Migrations never use prepared statements.
 func WithoutPreparedStatements() Option { return func(o *options) { o.prepare = false } }
+
+// WithReuseInterval sets the reuse interval of [Store.RotateToken]
+// (default 0, none): for d after a refresh token was rotated, a replay of
+// it fails with [storage.ErrRevoked] without revoking its grant, for
+// clients that retry a refresh whose response they lost. After d, or for a
+// pair revoked rather than rotated, a replay revokes the grant. A
+// non-positive d means none.
+func WithReuseInterval(d time.Duration) Option { return func(o *options) { o.reuse = max(d, 0) } }
 
 var prefixRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,31})?$`)
 
@@ -148,6 +158,7 @@ func New(ctx context.Context, db *gorm.DB, opts ...Option) (*Store, error) {
 		hasher:  o.hasher,
 		prefix:  o.prefix,
 		batch:   o.batch,
+		reuse:   o.reuse,
 		t:       t,
 	}
 	s.data = s.db
