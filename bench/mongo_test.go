@@ -38,8 +38,10 @@ func mongoBackends() []*mongoBackend {
 // tokenDoc mirrors mongostore's token document.
 type tokenDoc struct {
 	ID               string         `bson:"_id"`
+	Gen              bson.ObjectID  `bson:"gen"`
 	Refresh          string         `bson:"refresh,omitempty"`
 	ClientID         string         `bson:"client_id"`
+	GrantID          string         `bson:"grant_id,omitempty"`
 	Scope            string         `bson:"scope,omitempty"`
 	TokenType        string         `bson:"token_type"`
 	UserID           string         `bson:"user_id,omitempty"`
@@ -70,7 +72,9 @@ func insertDocs(ctx context.Context, db *mongo.Database, n int, gen func(i int) 
 			}
 			d := tokenDoc{
 				ID:        secret.Digest(t.AccessToken),
+				Gen:       bson.NewObjectID(),
 				ClientID:  t.ClientID,
+				GrantID:   t.GrantID,
 				Scope:     t.Scope,
 				TokenType: t.TokenType,
 				UserID:    t.UserID,

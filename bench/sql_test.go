@@ -100,11 +100,11 @@ func (sb *sqlBackend) insertTokens(ctx context.Context, db *sql.DB, n int, gen f
 	}
 	defer func() { _ = tx.Rollback() }()
 	var q strings.Builder
-	args := make([]any, 0, perStmt*10)
+	args := make([]any, 0, perStmt*11)
 	for start := 0; start < n; start += perStmt {
 		q.Reset()
 		args = args[:0]
-		q.WriteString("INSERT INTO " + tokensTable + " (access_digest, refresh_digest, client_id, scope, token_type, user_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked, purge_at_ms) VALUES ")
+		q.WriteString("INSERT INTO " + tokensTable + " (access_digest, refresh_digest, client_id, scope, token_type, user_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked, purge_at_ms, grant_id) VALUES ")
 		for i := start; i < min(n, start+perStmt); i++ {
 			t, err := backendkit.NormalizeToken(gen(i))
 			if err != nil {
@@ -122,6 +122,8 @@ func (sb *sqlBackend) insertTokens(ctx context.Context, db *sql.DB, n int, gen f
 				}
 			}
 			q.WriteString(sb.placeholder(len(args) + 10))
+			q.WriteString(", ")
+			q.WriteString(sb.placeholder(len(args) + 11))
 			q.WriteByte(')')
 			refreshDigest := sql.NullString{}
 			refreshExp := sql.NullInt64{}
@@ -130,7 +132,7 @@ func (sb *sqlBackend) insertTokens(ctx context.Context, db *sql.DB, n int, gen f
 				refreshExp = sql.NullInt64{Int64: t.RefreshTokenExpiresAt().UnixMilli(), Valid: true}
 			}
 			args = append(args, secret.Digest(t.AccessToken), refreshDigest, t.ClientID, t.Scope, t.TokenType, t.UserID,
-				t.IssuedAt.UnixMilli(), t.ExpiresAt().UnixMilli(), refreshExp, backendkit.PurgeAt(&t).UnixMilli())
+				t.IssuedAt.UnixMilli(), t.ExpiresAt().UnixMilli(), refreshExp, backendkit.PurgeAt(&t).UnixMilli(), t.GrantID)
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("bulk insert at row %d: %w", start, err)
