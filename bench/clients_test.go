@@ -173,3 +173,34 @@ func runAuth(b *testing.B, parallel bool, auth clientAuth) {
 		}
 	})
 }
+
+// BenchmarkAuthenticateFailure times the two failures a caller probing for
+// client IDs can tell apart only by time: an unknown client
+// (case=unknown-client) and a known client with a wrong secret
+// (case=wrong-secret), side by side, at the default hasher, for our stores
+// (every backend verifies an unknown or public client against a dummy hash:
+// backendkit.ClientAuth). The two should take the same time.
+func BenchmarkAuthenticateFailure(b *testing.B) {
+	hh := hashers[0]
+	for _, tg := range targets() {
+		if tg.clients == nil || tg.impl == "gooauth2-buntdb" || tg.impl == "fosite-memory" {
+			continue
+		}
+		for _, c := range []struct{ name, id, secret string }{
+			{"unknown-client", "no-such-client", clientSecret(0)},
+			{"wrong-secret", benchClients[0], clientSecret(1)},
+		} {
+			b.Run(fmt.Sprintf("hasher=%s/db=%s/impl=%s/case=%s", hh.name, tg.db, tg.impl, c.name), func(b *testing.B) {
+				auth := tg.clients(b, hh)
+				ctx := context.Background()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if _, err := auth(ctx, c.id, c.secret); err == nil {
+						b.Fatal("a failing authentication succeeded")
+					}
+				}
+			})
+		}
+	}
+}
