@@ -380,11 +380,12 @@ func testManageListStable(h *harness) {
 			}
 		}
 	})
-	// And inserts from another goroutine while pages are read.
+	// And inserts from another goroutine while pages are read: a bounded
+	// number, so that a slow store's listing still ends.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for i := 0; ; i++ {
+		for i := range 40 {
 			select {
 			case <-stop:
 				return

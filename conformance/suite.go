@@ -37,6 +37,7 @@ func groups() []group {
 		{"Token", tokenTests},
 		{"Grant", grantTests},
 		{"Manage", manageTests},
+		{"Limits", limitsTests},
 		{"Isolation", isolationTests},
 		{"Purge", purgeTests},
 		{"Context", contextTests},

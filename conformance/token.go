@@ -31,6 +31,7 @@ var tokenTests = []testCase{
 	{"RevokeUnknown", testTokenRevokeUnknown},
 	{"RevokeExpired", testTokenRevokeExpired},
 	{"RevokedThenExpired", testTokenRevokedThenExpired},
+	{"AccessEqualsOtherRefresh", testTokenAccessEqualsOtherRefresh},
 }
 
 // Every field round-trips, truncated to the millisecond in UTC; a token

@@ -15,7 +15,10 @@
 // ([DefaultCollectionPrefix], or [WithCollectionPrefix]):
 //
 //   - clients: one document per client, _id = client ID, the secret as a
-//     salted slow hash ([WithHasher]).
+//     salted slow hash ([WithHasher]) and, after a secret rotation, the
+//     hash of the previous secret and the instant (a BSON date) until which
+//     it still authenticates; indexed on {user_id, _id} for listings by
+//     owner.
 //   - codes: one document per authorization code, _id = [secret.Digest] of
 //     the code, with its grant_id and a used flag.
 //   - code_uses: the used-markers of consumed codes (see below).
@@ -176,6 +179,72 @@
 // DeleteClient runs may survive it, so stop issuing to a client before
 // deleting it.
 //
+// # Managing clients
+//
+// The store implements [storage.ClientManager] and [storage.StatsReporter].
+// Every write to a client is one single-document UpdateOne by _id, so a
+// client document is never left half-changed:
+//
+//   - [Store.UpdateClient] sets the registration fields (and unsets an
+//     emptied scope or user ID); it never names a secret field.
+//   - [Store.RotateClientSecret] hashes the new secret first (so an unknown
+//     client takes as long as a known one), reads the client's secret
+//     fields, and writes the new hash, the previous hash and its end
+//     instant ([backendkit.RotateSecrets]) with an UpdateOne whose filter
+//     is {_id, secret_hash: the hash it read} (secret_hash absent for a
+//     public client). No match means the secret changed since the read (or
+//     the client is gone): it reads again, 8 times at most, then fails
+//     without writing. A salted hash never recurs, so a matching hash is
+//     the secret that was read.
+//   - [Store.RemoveClientSecrets] unsets the three secret fields.
+//
+// [Store.AuthenticateClient] verifies with [backendkit.ClientAuth]: the
+// current secret, or the previous one until its end instant by the store's
+// clock; an unknown or public client is verified against a dummy hash, so
+// that a failure takes the time of a real verification.
+// [Store.GetClient] and [Store.ListClients] report the end instant in
+// PreviousSecretValidUntil while the previous secret is valid. A client ID
+// that could never be stored ([backendkit.LookupID]: empty, too long, not
+// UTF-8, with a NUL) is answered [storage.ErrNotFound] without a query.
+//
+// Concurrent writes to one client: on MongoDB every UpdateOne is atomic on
+// its document, so UpdateClient, RotateClientSecret and RemoveClientSecrets
+// of one client may run concurrently, and concurrent rotations serialize:
+// each that returns nil took effect in some order, the last one's secret is
+// current and the one before it is the previous secret (as if they had run
+// one after another). On FerretDB, whose updates read the document, filter
+// it and write it back whole in separate steps, that holds only for calls
+// that do not overlap: two overlapping rotations may both match the same
+// hash and both return nil, the later write wins, and the other's new
+// secret never authenticates (the client is still left with a current
+// secret some caller set and the previous secret both read, never a mix of
+// two rotations); an UpdateClient or RemoveClientSecrets overlapping
+// another write of the same client may likewise be undone by it. There,
+// manage one client from one caller at a time.
+//
+// [Store.ListClients] is keyset pagination on _id, which MongoDB compares
+// bytewise as the contract orders client IDs: a find of _id > After (and
+// user_id = UserID, on the {user_id, _id} index), sorted by _id, limited
+// to one more client than the page holds, which tells whether a next page
+// exists. A client stored before a listing and not deleted during it is
+// listed exactly once, whatever is inserted meanwhile. On FerretDB, which
+// pushes neither the range nor the sort down, every page reads the whole
+// collection.
+//
+// [Store.RevokeClientTokens] flags the client's codes used and its tokens
+// revoked, one UpdateMany by client_id (indexed) each, idempotent as
+// [Store.RevokeGrant] is; with nothing to flag it is [storage.ErrNotFound]
+// unless the client is registered.
+//
+// [Store.Stats] counts clients with CountDocuments and reads every code and
+// token document (a projection of the fields that decide its state), by the
+// store's clock at the start of the call, since expiry is the store's
+// decision, not the server's. A code or pair not flagged whose used-marker
+// or rotation marker exists (a consumption or rotation that stopped before
+// flagging it) counts as used or revoked; those markers are looked up by
+// _id, a thousand at a time. It is a full scan, for operators, not for
+// every request.
+//
 // # Expiry, TTL indexes and PurgeExpired
 //
 // [Store.PurgeExpired] deletes, by the store's clock, codes (and their
@@ -209,10 +278,13 @@
 //
 // Single-document inserts that enforce unique indexes (including _id),
 // single-document updates (including findAndModify returning the document
-// before the update), UpdateMany, DeleteMany, and createIndexes with unique
-// indexes. None of the updates needs to be atomic under concurrency: every
-// decision is an insert. No transactions, sessions, change streams, aggregation or
-// partial indexes; TTL indexes are used when offered. Reads go to the
+// before the update), UpdateMany, DeleteMany, createIndexes with unique and
+// compound indexes, and CountDocuments (an aggregate of $match and $group
+// with $sum, for [Store.Stats]). Codes and tokens need no update to be
+// atomic under concurrency: every decision is an insert. Only concurrent
+// writes to one client rely on single-document atomicity (see Managing
+// clients). No transactions, sessions, change streams, other aggregations
+// or partial indexes; TTL indexes are used when offered. Reads go to the
 // primary. On a replica set, use a majority write concern (the default
 // since MongoDB 5.0) so that an acknowledged consume survives a fail-over.
 // On a sharded cluster the collections may stay unsharded; clients, codes,

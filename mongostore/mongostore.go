@@ -60,6 +60,7 @@ const rotateAttempts = 4
 type Store struct {
 	now    func() time.Time
 	hasher secret.Hasher
+	auth   *backendkit.ClientAuth // hashes and verifies client secrets with hasher
 	prefix string
 	grace  time.Duration
 	reuse  time.Duration // reuse interval of RotateToken
@@ -168,6 +169,7 @@ func New(ctx context.Context, db *mongo.Database, opts ...Option) (*Store, error
 	for _, o := range opts {
 		o(s)
 	}
+	s.auth = backendkit.NewClientAuth(s.hasher)
 	if s.grace < 0 {
 		return nil, fmt.Errorf("%s: negative TTL grace period %v: %w", op, s.grace, storage.ErrInvalid)
 	}
@@ -199,6 +201,7 @@ func (s *Store) TTLEnabled() bool { return s.ttl }
 // Index names, as listed by listIndexes.
 const (
 	indexClientID  = "client_id_1"
+	indexOwner     = "user_id_1__id_1"
 	indexGrantID   = "grant_id_1"
 	indexRefresh   = "refresh_1_unique"
 	indexCode      = "code_1"
@@ -215,6 +218,10 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		c      *mongo.Collection
 		models []mongo.IndexModel
 	}{
+		// ListClients of one owner: user_id equality, then _id order.
+		{s.clients, []mongo.IndexModel{
+			{Keys: bson.D{{Key: "user_id", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName(indexOwner)},
+		}},
 		{s.codes, []mongo.IndexModel{
 			{Keys: bson.D{{Key: "client_id", Value: 1}}, Options: options.Index().SetName(indexClientID)},
 			{Keys: bson.D{{Key: "grant_id", Value: 1}}, Options: options.Index().SetName(indexGrantID)},
@@ -235,13 +242,6 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.rotations, []mongo.IndexModel{
 			{Keys: bson.D{{Key: "client_id", Value: 1}}, Options: options.Index().SetName(indexClientID)},
 		}},
-	}
-	// The clients collection has no index but _id; create it anyway so that
-	// every collection exists after New.
-	err := s.clients.Database().CreateCollection(ctx, s.clients.Name())
-	var se mongo.ServerError
-	if err != nil && !(errors.As(err, &se) && se.HasErrorCode(codeNamespaceExists)) {
-		return fmt.Errorf("creating collection %s: %w", s.clients.Name(), err)
 	}
 	for _, p := range plain {
 		// One index per request: FerretDB v1.24 panics on a request naming
@@ -313,7 +313,6 @@ func (s *Store) createTTLIndex(ctx context.Context, c *mongo.Collection, field, 
 const (
 	codeCommandNotSupported  = 115
 	codeIndexOptionsConflict = 85
-	codeNamespaceExists      = 48
 	codeNotImplemented       = 238
 )
 
@@ -325,16 +324,6 @@ func isUnsupported(err error) bool {
 // Documents. Instants are BSON dates (milliseconds, UTC); every lifetime is
 // the difference of two of them, so it round-trips exactly at
 // [backendkit.Precision].
-
-type clientDoc struct {
-	ID            string   `bson:"_id"`
-	SecretHash    string   `bson:"secret_hash,omitempty"`
-	GrantTypes    []string `bson:"grant_types"`
-	ResponseTypes []string `bson:"response_types"`
-	RedirectURIs  []string `bson:"redirect_uris"`
-	Scope         string   `bson:"scope,omitempty"`
-	UserID        string   `bson:"user_id,omitempty"`
-}
 
 type codeDoc struct {
 	ID                  string        `bson:"_id"` // secret.Digest of the code
@@ -432,18 +421,6 @@ func typed[T ~string](in []string) []T {
 	return out
 }
 
-func (d *clientDoc) client() *models.Client {
-	return &models.Client{
-		ClientID:      d.ID,
-		SecretHash:    d.SecretHash,
-		GrantTypes:    typed[models.GrantType](d.GrantTypes),
-		ResponseTypes: typed[models.ResponseType](d.ResponseTypes),
-		RedirectURIs:  d.RedirectURIs,
-		Scope:         d.Scope,
-		UserID:        d.UserID,
-	}
-}
-
 func (d *codeDoc) code(code string) *models.AuthorizationCode {
 	auth := fromDate(d.AuthTime)
 	return &models.AuthorizationCode{
@@ -478,101 +455,6 @@ func (d *tokenDoc) token() *models.Token {
 		t.RefreshTokenExpiresIn = fromDate(*d.RefreshExpiresAt).Sub(issued)
 	}
 	return t
-}
-
-// CreateClient implements [storage.ClientStore].
-func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
-	const op = "mongostore: create client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	n, err := backendkit.NormalizeClient(c)
-	if err != nil {
-		return err
-	}
-	doc := clientDoc{
-		ID:            n.ClientID,
-		GrantTypes:    strs(n.GrantTypes),
-		ResponseTypes: strs(n.ResponseTypes),
-		RedirectURIs:  n.RedirectURIs,
-		Scope:         n.Scope,
-		UserID:        n.UserID,
-	}
-	if n.ClientSecret != "" {
-		if doc.SecretHash, err = s.hasher.Hash(n.ClientSecret); err != nil {
-			return fmt.Errorf("%s %q: %w", op, n.ClientID, err)
-		}
-	}
-	if _, err := s.clients.InsertOne(ctx, doc); err != nil {
-		if mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("%s %q: %w", op, n.ClientID, storage.ErrAlreadyExists)
-		}
-		return fmt.Errorf("%s %q: %w", op, n.ClientID, err)
-	}
-	return nil
-}
-
-// GetClient implements [storage.ClientStore].
-func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client, error) {
-	const op = "mongostore: get client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	return s.getClient(ctx, op, clientID)
-}
-
-func (s *Store) getClient(ctx context.Context, op, clientID string) (*models.Client, error) {
-	var d clientDoc
-	if err := s.clients.FindOne(ctx, bson.D{{Key: "_id", Value: clientID}}).Decode(&d); err != nil {
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-		}
-		return nil, fmt.Errorf("%s %q: %w", op, clientID, err)
-	}
-	return d.client(), nil
-}
-
-// AuthenticateClient implements [storage.ClientStore].
-func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
-	const op = "mongostore: authenticate client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	c, err := s.getClient(ctx, op, clientID)
-	if err != nil {
-		return nil, err
-	}
-	if c.SecretHash == "" || clientSecret == "" || !s.hasher.Verify(c.SecretHash, clientSecret) {
-		return nil, fmt.Errorf("%s %q: %w", op, clientID, storage.ErrInvalidSecret)
-	}
-	return c, nil
-}
-
-// DeleteClient implements [storage.ClientStore] without a transaction: it
-// deletes the client's codes, their used-markers, its tokens and their
-// rotation markers, then the client. See the package documentation for why
-// in that order and what a failure in between leaves.
-func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
-	const op = "mongostore: delete client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	byClient := bson.D{{Key: "client_id", Value: clientID}}
-	// Markers after what they mark: a token whose rotation marker is gone
-	// but which was not flagged revoked would read live again.
-	for _, c := range []*mongo.Collection{s.codes, s.uses, s.tokens, s.rotations} {
-		if _, err := c.DeleteMany(ctx, byClient); err != nil {
-			return fmt.Errorf("%s %q: deleting from %s: %w", op, clientID, c.Name(), err)
-		}
-	}
-	res, err := s.clients.DeleteOne(ctx, bson.D{{Key: "_id", Value: clientID}})
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, clientID, err)
-	}
-	if res.DeletedCount == 0 {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	return nil
 }
 
 // CreateAuthorizationCode implements [storage.AuthorizationCodeStore].
@@ -926,16 +808,20 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	if token != "" {
 		filters = append(filters, bson.D{{Key: "refresh", Value: digest}})
 	}
+	// A value may be one pair's access token and another's refresh token:
+	// both pairs are revoked.
+	matched := false
 	for _, f := range filters {
 		res, err := s.tokens.UpdateOne(ctx, f, revoke)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		if res.MatchedCount > 0 {
-			return nil
-		}
+		matched = matched || res.MatchedCount > 0
 	}
-	return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	if !matched {
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	return nil
 }
 
 // RotateToken implements [storage.TokenStore] without a transaction, in

@@ -334,7 +334,7 @@ func checkIndexes(t *testing.T, db *mongo.Database, prefix string, ttl bool) {
 		unique bool
 		expiry bool
 	}{
-		"clients":   {{"_id", true, false}},
+		"clients":   {{"_id", true, false}, {"user_id,_id", false, false}},
 		"codes":     {{"_id", true, false}, {"client_id", false, false}, {"grant_id", false, false}, {"expires_at", false, true}},
 		"code_uses": {{"_id", true, false}, {"code", false, false}, {"client_id", false, false}, {"expires_at", false, true}},
 		"tokens":    {{"_id", true, false}, {"refresh", true, false}, {"client_id", false, false}, {"grant_id", false, false}, {"purge_at", false, true}},
