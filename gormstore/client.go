@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -16,7 +17,8 @@ import (
 
 // CreateClient implements [storage.ClientStore]. The secret is hashed with
 // the store's hasher before the single INSERT; a taken client ID is
-// reported by the primary key.
+// reported by the primary key. The hash is bound as a [redacted] value:
+// the caller's logger sees "[REDACTED]".
 func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	const op = "create client"
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
@@ -29,22 +31,13 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	if err := checkClientID(op, n.ClientID); err != nil {
 		return err
 	}
+	n.SecretHash = ""
 	if n.ClientSecret != "" {
-		h, err := s.hasher.Hash(n.ClientSecret)
-		if err != nil {
-			return fmt.Errorf("gormstore: %s %q: %w", op, n.ClientID, err)
+		if n.SecretHash, err = s.auth.Hash("gormstore: "+op, n.ClientID, n.ClientSecret); err != nil {
+			return err
 		}
-		n.SecretHash = h
 	}
-	grants, err := encodeList(n.GrantTypes)
-	if err != nil {
-		return dbError(op, err)
-	}
-	responses, err := encodeList(n.ResponseTypes)
-	if err != nil {
-		return dbError(op, err)
-	}
-	uris, err := encodeList(n.RedirectURIs)
+	grants, responses, uris, err := encodeClientLists(&n)
 	if err != nil {
 		return dbError(op, err)
 	}
@@ -54,7 +47,7 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 		return err
 	}
 	err = exec(ctx, s.data, s.q.insertClient,
-		n.ClientID, n.SecretHash, grants, responses, uris, n.Scope, n.UserID, ms(backendkit.Truncate(s.now()))).Error
+		n.ClientID, redacted(n.SecretHash), grants, responses, uris, n.Scope, n.UserID, ms(backendkit.Truncate(s.now()))).Error
 	switch {
 	case err == nil:
 		return nil
@@ -65,62 +58,116 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	}
 }
 
-// GetClient implements [storage.ClientStore] with one primary-key lookup.
-func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client, error) {
-	if err := backendkit.CtxErr(ctx, "gormstore: get client"); err != nil {
-		return nil, err
+// encodeClientLists encodes the list columns of c.
+func encodeClientLists(c *models.Client) (grants, responses, uris string, err error) {
+	if grants, err = encodeList(c.GrantTypes); err != nil {
+		return "", "", "", err
 	}
-	return s.getClient(ctx, "get client", clientID)
+	if responses, err = encodeList(c.ResponseTypes); err != nil {
+		return "", "", "", err
+	}
+	if uris, err = encodeList(c.RedirectURIs); err != nil {
+		return "", "", "", err
+	}
+	return grants, responses, uris, nil
 }
 
-func (s *Store) getClient(ctx context.Context, op, clientID string) (*models.Client, error) {
-	if !backendkit.LookupID(clientID) {
-		// Never stored; PostgreSQL would reject invalid UTF-8 or a NUL.
-		return nil, fmt.Errorf("gormstore: %s: %w", op, storage.ErrNotFound)
+// GetClient implements [storage.ClientStore] with one primary-key lookup.
+func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client, error) {
+	const op = "get client"
+	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
+		return nil, err
 	}
-	row := s.queryRow(ctx, s.q.selectClient, clientID)
-	var (
-		c                       models.Client
-		grants, responses, uris string
-	)
-	err := row.Scan(&c.ClientID, &c.SecretHash, &grants, &responses, &uris, &c.Scope, &c.UserID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("gormstore: %s %q: %w", op, clientID, storage.ErrNotFound)
-	}
+	c, _, found, err := s.readClient(ctx, clientID)
 	if err != nil {
 		return nil, dbError(op, err)
 	}
-	if c.GrantTypes, err = decodeList[models.GrantType](grants); err != nil {
-		return nil, dbError(op, err)
+	if !found {
+		return nil, fmt.Errorf("gormstore: %s %q: %w", op, clientID, storage.ErrNotFound)
 	}
-	if c.ResponseTypes, err = decodeList[models.ResponseType](responses); err != nil {
-		return nil, dbError(op, err)
-	}
-	if c.RedirectURIs, err = decodeList[string](uris); err != nil {
-		return nil, dbError(op, err)
-	}
-	return &c, nil
+	return c, nil
 }
 
-// AuthenticateClient implements [storage.ClientStore].
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// scanClient reads a client of the columns clientReadColumns names, as
+// stores return it at now, and its secrets.
+func scanClient(row rowScanner, now time.Time) (*models.Client, backendkit.Secrets, error) {
+	var (
+		c                       models.Client
+		grants, responses, uris string
+		prevHash                sql.NullString
+		prevUntil               sql.NullInt64
+		secrets                 backendkit.Secrets
+	)
+	if err := row.Scan(&c.ClientID, &c.SecretHash, &grants, &responses, &uris, &c.Scope, &c.UserID, &prevHash, &prevUntil); err != nil {
+		return nil, secrets, err
+	}
+	var err error
+	if c.GrantTypes, err = decodeList[models.GrantType](grants); err != nil {
+		return nil, secrets, err
+	}
+	if c.ResponseTypes, err = decodeList[models.ResponseType](responses); err != nil {
+		return nil, secrets, err
+	}
+	if c.RedirectURIs, err = decodeList[string](uris); err != nil {
+		return nil, secrets, err
+	}
+	secrets.Hash = c.SecretHash
+	if prevHash.Valid && prevUntil.Valid {
+		secrets.PreviousHash = prevHash.String
+		secrets.PreviousUntil = fromMS(prevUntil.Int64)
+	}
+	if secrets.PreviousValid(now) {
+		c.PreviousSecretValidUntil = secrets.PreviousUntil
+	}
+	return &c, secrets, nil
+}
+
+// readClient reads the client clientID in one primary-key lookup; found
+// is false if there is none.
+func (s *Store) readClient(ctx context.Context, clientID string) (c *models.Client, secrets backendkit.Secrets, found bool, err error) {
+	if !backendkit.LookupID(clientID) {
+		// Never stored; PostgreSQL would reject invalid UTF-8 or a NUL.
+		return nil, secrets, false, nil
+	}
+	now := s.now()
+	c, secrets, err = scanClient(s.queryRow(ctx, s.q.selectClient, clientID), now)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, secrets, false, nil
+	}
+	if err != nil {
+		return nil, secrets, false, err
+	}
+	return c, secrets, true, nil
+}
+
+// AuthenticateClient implements [storage.ClientStore] with
+// [backendkit.ClientAuth]: the current secret, or the previous one until
+// the end of its overlap, authenticates; an unknown or public client costs
+// a slow hash too, so that the time of a failure does not tell which
+// clients exist.
 func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
 	const op = "authenticate client"
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return nil, err
 	}
-	c, err := s.getClient(ctx, op, clientID)
+	c, secrets, found, err := s.readClient(ctx, clientID)
 	if err != nil {
-		return nil, err
+		return nil, dbError(op, err)
 	}
-	if c.SecretHash == "" || clientSecret == "" || !s.hasher.Verify(c.SecretHash, clientSecret) {
-		return nil, fmt.Errorf("gormstore: %s %q: %w", op, clientID, storage.ErrInvalidSecret)
+	if err := s.auth.Verify("gormstore: "+op, clientID, found, secrets, clientSecret, s.now()); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
 // DeleteClient implements [storage.ClientStore]: in one transaction it
 // deletes the client's codes and tokens (by the indexed client_id
-// columns), then the client.
+// columns), then the client. A context that ends before the commit rolls
+// everything back and is reported as its error (not database/sql's
+// ErrTxDone).
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	const op = "delete client"
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
@@ -143,11 +190,14 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 			}
 			res := execOn(ctx, tx, s.q.deleteClient, clientID)
 			deleted = res.RowsAffected
+			if res.Error == nil && s.testHookDeleteTx != nil {
+				s.testHookDeleteTx(ctx)
+			}
 			return res.Error
 		})
 	})
 	if err != nil {
-		return dbError(op, err)
+		return txError(ctx, op, err)
 	}
 	if deleted == 0 {
 		return fmt.Errorf("gormstore: %s %q: %w", op, clientID, storage.ErrNotFound)

@@ -15,7 +15,9 @@ import (
 
 // CreateAuthorizationCode implements [storage.AuthorizationCodeStore] with
 // one INSERT; the unique index on code_digest rejects a stored code. The
-// code is stored with its GrantID, a new one if it has none.
+// code is stored with its GrantID, a new one if it has none. The PKCE
+// challenge (with the plain method, the verifier itself) is bound as a
+// [redacted] value: the caller's logger sees "[REDACTED]".
 func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	const op = "create authorization code"
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
@@ -30,7 +32,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 	}
 	err = exec(ctx, s.data, s.q.insertCode,
 		secret.Digest(n.Code), n.ClientID, n.RedirectURI, n.ResponseType, n.Scope,
-		ms(n.AuthTime), ms(n.ExpiresAt()), n.CodeChallenge, string(n.CodeChallengeMethod), n.Nonce, n.UserID, n.GrantID).Error
+		ms(n.AuthTime), ms(n.ExpiresAt()), redacted(n.CodeChallenge), string(n.CodeChallengeMethod), n.Nonce, n.UserID, n.GrantID).Error
 	switch {
 	case err == nil:
 		return nil
@@ -44,7 +46,12 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 // readCode reads the code with that digest in one lookup of the unique
 // code_digest index; ok is false if there is none.
 func (s *Store) readCode(ctx context.Context, code string) (c *models.AuthorizationCode, used, ok bool, err error) {
-	row := s.queryRow(ctx, s.q.selectCode, secret.Digest(code))
+	return scanCode(s.queryRow(ctx, s.q.selectCode, secret.Digest(code)), code)
+}
+
+// scanCode reads a code of the columns codeColumns names from row; ok is
+// false if there is no row.
+func scanCode(row rowScanner, code string) (c *models.AuthorizationCode, used, ok bool, err error) {
 	var (
 		r             models.AuthorizationCode
 		method        string
@@ -85,14 +92,24 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 	return c, nil
 }
 
+// readBackTimeout bounds the read of a code its caller has just consumed
+// (MySQL), which does not end with the caller's context.
+const readBackTimeout = 5 * time.Second
+
 // ConsumeAuthorizationCode implements [storage.AuthorizationCodeStore].
 // One conditional UPDATE ... WHERE code_digest = ? AND used = FALSE AND
-// expires_at_ms >= now decides the winner by its affected-row count, on
-// every database and isolation level; the row is read afterwards, for the
-// winner to return it and for the others to tell used, expired and unknown
-// codes apart. A used code is a replay: one UPDATE ... WHERE grant_id = ?
-// revokes the tokens of its grant before [storage.ErrAlreadyUsed] is
-// returned.
+// expires_at_ms >= now decides the winner by the row it changes, on every
+// database and isolation level. On PostgreSQL and SQLite (3.35+) the same
+// statement returns the row (UPDATE ... RETURNING): once the database has
+// consumed the code, the winner has it, with no second round trip that a
+// context ending or a connection failing could cut. On MySQL, which has no
+// RETURNING, the winner reads the row in a second statement that does not
+// end with the caller's context (context.WithoutCancel, bounded by
+// readBackTimeout): the code is the winner's, and so is the read.
+//
+// A loser reads the row to tell used, expired and unknown codes apart. A
+// used code is a replay: one UPDATE ... WHERE grant_id = ? revokes the
+// tokens of its grant before [storage.ErrAlreadyUsed] is returned.
 func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	const op = "consume authorization code"
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
@@ -100,15 +117,46 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 	}
 	now := s.now()
 	digest := secret.Digest(code)
+	usedMS, nowMS := ms(backendkit.Truncate(now)), ceilMS(now)
 	// A loser normally learns why from the row. If the row it reads is
 	// live, it was created after the UPDATE ran: try again.
 	for range 3 {
-		res := exec(ctx, s.data, s.q.consumeCode,
-			ms(backendkit.Truncate(now)), digest, ceilMS(now))
-		if res.Error != nil {
-			return nil, dbError(op, res.Error)
+		if s.returning {
+			var (
+				c   *models.AuthorizationCode
+				won bool
+			)
+			err := retry(ctx, func() error {
+				var err error
+				c, _, won, err = scanCode(s.queryRow(ctx, s.q.consumeCodeReturning, usedMS, digest, nowMS), code)
+				return err
+			})
+			if err != nil {
+				return nil, dbError(op, err)
+			}
+			if won {
+				s.consumed(ctx)
+				return c, nil
+			}
+		} else {
+			res := exec(ctx, s.data, s.q.consumeCode, usedMS, digest, nowMS)
+			if res.Error != nil {
+				return nil, dbError(op, res.Error)
+			}
+			if res.RowsAffected == 1 {
+				s.consumed(ctx)
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
+				c, _, ok, err := s.readCode(rctx, code)
+				cancel()
+				if err != nil {
+					return nil, dbError(op+": reading the consumed code", err)
+				}
+				if !ok { // deleted since
+					return nil, notFound(op)
+				}
+				return c, nil
+			}
 		}
-		won := res.RowsAffected == 1
 		c, used, ok, err := s.readCode(ctx, code)
 		if err != nil {
 			return nil, dbError(op, err)
@@ -117,9 +165,6 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 			// Deleted (by DeleteAuthorizationCode, DeleteClient or a purge)
 			// since, or never stored.
 			return nil, notFound(op)
-		}
-		if won {
-			return c, nil
 		}
 		if used {
 			if err := s.revokeGrantTokens(ctx, c.GrantID, now); err != nil {
@@ -131,6 +176,13 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 		}
 	}
 	return nil, dbError(op, errors.New("code kept changing while being consumed"))
+}
+
+// consumed runs the test hook of a consumed code, if any.
+func (s *Store) consumed(ctx context.Context) {
+	if s.testHookConsumed != nil {
+		s.testHookConsumed(ctx)
+	}
 }
 
 // DeleteAuthorizationCode implements [storage.AuthorizationCodeStore].

@@ -60,6 +60,26 @@
 // has no default: stop version-2 processes before upgrading, or their
 // INSERTs fail.
 //
+// Version 4 adds client management: clients.previous_secret_hash and
+// clients.previous_valid_until_ms (NULL for existing clients), an index on
+// (user_id, client_id) for the owner filter of [Store.ListClients] (on
+// MySQL user_id becomes VARBINARY(255) for it), and on PostgreSQL indexes
+// on client_id COLLATE "C", the bytewise order ListClients uses whatever
+// the database's collation. Every row is kept.
+//
+// # Managing clients
+//
+// The store implements [storage.ClientManager] and [storage.StatsReporter].
+// [Store.RotateClientSecret] hashes the new secret first, then one UPDATE
+// moves the current hash to the previous-secret columns and sets the new
+// one, atomically; [Store.AuthenticateClient] verifies with
+// [backendkit.ClientAuth] (the previous secret until the end of its
+// overlap; a dummy hash for unknown and public clients, so that failures
+// take the same time). [Store.ListClients] pages by client ID (keyset,
+// bytewise); [Store.RevokeClientTokens] runs its UPDATEs by client_id in
+// one transaction; [Store.Stats] groups codes and tokens by client ID and
+// sums their states with CASE at the store clock's now.
+//
 // # Grants and rotation
 //
 // Every code and token carries a GrantID (a new random one if created
@@ -88,8 +108,10 @@
 //
 // The database arbitrates, so several processes may share it.
 // [Store.ConsumeAuthorizationCode] is one conditional UPDATE ... WHERE
-// used = FALSE whose affected-row count picks exactly one winner at any
-// isolation level; [Store.RevokeToken] and the rotation's UPDATE likewise.
+// used = FALSE that picks exactly one winner at any isolation level; on
+// PostgreSQL and SQLite it returns the row (UPDATE ... RETURNING), on
+// MySQL the winner reads it with a context the caller's cancellation does
+// not end, so that a consumed code always reaches its winner; [Store.RevokeToken] and the rotation's UPDATE likewise.
 // Creates are single INSERTs whose unique indexes reject a taken credential
 // as a whole: a token whose refresh token is taken leaves no row. Unique
 // violations of every driver become [storage.ErrAlreadyExists].
@@ -107,4 +129,8 @@
 //
 // No plaintext secret, code or token is written to the database, bound as
 // a query parameter (so none reaches gorm's logger), or put in an error.
+// Client secret hashes and PKCE challenges are bound as parameters, but
+// the store's session has its own logger, the caller's wrapped to
+// implement gorm's ParamsFilter: they show as "[REDACTED]" in gorm's logs
+// while the database gets the real values.
 package gormstore

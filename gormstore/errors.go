@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -50,6 +51,19 @@ func isDuplicate(db *gorm.DB, err error) bool {
 // a plaintext credential.
 func dbError(op string, err error) error {
 	return fmt.Errorf("gormstore: %s: %w", op, err)
+}
+
+// txError wraps the error of a transaction. A transaction whose context
+// ended before it committed fails with sql.ErrTxDone (database/sql rolled
+// it back when the context ended) or, on PostgreSQL, with the driver's
+// "i/o timeout" of an expired deadline: both are reported as the
+// context's error, which is what happened.
+func txError(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) &&
+		(errors.Is(err, sql.ErrTxDone) || strings.Contains(err.Error(), "i/o timeout")) {
+		return fmt.Errorf("gormstore: %s: %w", op, cerr)
+	}
+	return dbError(op, err)
 }
 
 // notFound returns op's [storage.ErrNotFound].

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/storage"
 )
 
 // storeStatements returns the statements of lg that read, change or delete
@@ -101,6 +102,13 @@ func TestExplain(t *testing.T) {
 // can serve.
 func explain(t *testing.T, d dialect, db *gorm.DB, st loggedStmt) string {
 	t.Helper()
+	return explainWith(t, d, db, st)
+}
+
+// explainWith is explain with more planner settings on PostgreSQL (SET
+// LOCAL statements).
+func explainWith(t *testing.T, d dialect, db *gorm.DB, st loggedStmt, settings ...string) string {
+	t.Helper()
 	var lines []string
 	switch d {
 	case sqliteDialect:
@@ -130,8 +138,10 @@ func explain(t *testing.T, d dialect, db *gorm.DB, st loggedStmt) string {
 			t.Fatal(err)
 		}
 		defer tx.Rollback()
-		if _, err := tx.Exec("SET LOCAL enable_seqscan = off"); err != nil {
-			t.Fatal(err)
+		for _, set := range append([]string{"SET LOCAL enable_seqscan = off"}, settings...) {
+			if _, err := tx.Exec(set); err != nil {
+				t.Fatal(err)
+			}
 		}
 		rows, err := tx.Query("EXPLAIN "+st.sql, st.vars...)
 		if err != nil {
@@ -207,4 +217,65 @@ func TestLookupsAreOneQuery(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestExplainListClients asks the database for the plans of ListClients,
+// with and without the owner filter: each must read an index in client ID
+// order (no table scan, no sort), on PostgreSQL one of the COLLATE "C"
+// indexes, and with the owner filter the (user_id, client_id) one.
+func TestExplainListClients(t *testing.T) {
+	for _, b := range backends[:2] { // SQLite and PostgreSQL
+		t.Run(string(b.name), func(t *testing.T) {
+			ctx := t.Context()
+			db := b.open(t)
+			rec := recordSQL(t, db)
+			s := newStore(t, db, newTestClock())
+			for id, owner := range map[string]string{"Alpha": "owner-a", "alpha": "owner-a", "Beta": "owner-b", "élan": "owner-b"} {
+				if err := s.CreateClient(ctx, &models.Client{ClientID: id, UserID: owner}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec.take()
+			for _, q := range []storage.ClientQuery{{}, {After: "Alpha", Limit: 2}, {UserID: "owner-a"}, {UserID: "owner-a", After: "a"}} {
+				if _, err := s.ListClients(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stmts := rec.take()
+			if len(stmts) != 4 {
+				t.Fatalf("recorded %d statements, want 4", len(stmts))
+			}
+			for i, st := range stmts {
+				want, byUser := s.q.listClients, i >= 2
+				if byUser {
+					want = s.q.listClientsByUser
+				}
+				if st.sql != want {
+					t.Fatalf("statement %d = %s, want %s", i, st.sql, want)
+				}
+				// On tiny tables the planner prefers sorting what a bitmap
+				// scan found; with both off, a Sort remains only where no
+				// index gives the order.
+				plan := explainWith(t, b.name, db, st, "SET LOCAL enable_sort = off", "SET LOCAL enable_bitmapscan = off")
+				if bad := scansTable(b.name, plan, s); bad != "" {
+					t.Errorf("ListClients scans a table (%s):\n%s\nplan:\n%s", bad, st.sql, plan)
+				}
+				if strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "Sort") {
+					t.Errorf("ListClients sorts instead of reading an index in order:\n%s\nplan:\n%s", st.sql, plan)
+				}
+				var index string
+				switch {
+				case byUser:
+					index = s.t.clients + "_user_id_idx"
+				case b.name == postgresDialect:
+					index = s.t.clients + "_client_id_c_idx"
+				default:
+					index = "sqlite_autoindex_" + s.t.clients + "_1" // the primary key
+				}
+				if !strings.Contains(plan, index) {
+					t.Errorf("ListClients does not use %s:\n%s\nplan:\n%s", index, st.sql, plan)
+				}
+			}
+		})
+	}
 }

@@ -42,7 +42,7 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 		})
 	})
 	if err != nil {
-		return dbError(op, err)
+		return txError(ctx, op, err)
 	}
 	if changed > 0 {
 		return nil

@@ -20,7 +20,7 @@ import (
 
 // SchemaVersion is the schema version this package reads and writes: the
 // highest-numbered file in migrations/.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Migrations holds the SQL files that create and upgrade the schema, one
 // directory per dialect (sqlite, postgres, mysql), each file named

@@ -12,7 +12,9 @@ import (
 
 const (
 	clientColumns = "client_id, secret_hash, grant_types, response_types, redirect_uris, scope, user_id"
-	codeColumns   = "client_id, redirect_uri, response_type, scope, auth_time_ms, expires_at_ms, code_challenge, code_challenge_method, nonce, user_id, grant_id, used"
+	// clientReadColumns are the columns a client is read from.
+	clientReadColumns = clientColumns + ", previous_secret_hash, previous_valid_until_ms"
+	codeColumns       = "client_id, redirect_uri, response_type, scope, auth_time_ms, expires_at_ms, code_challenge, code_challenge_method, nonce, user_id, grant_id, used"
 	// tokenColumns are the columns CreateToken writes, in its order, and
 	// the token lookups read, followed by rotated_at_ms.
 	tokenColumns = "client_id, scope, token_type, user_id, grant_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked"
@@ -23,9 +25,23 @@ const (
 // $n): the statements the prepared session keeps, and a lookup that
 // builds no SQL.
 type queries struct {
-	insertClient, selectClient                                        string
-	deleteClientCodes, deleteClientTokens, deleteClient               string
-	insertCode, selectCode, consumeCode, deleteCode                   string
+	insertClient, selectClient                          string
+	deleteClientCodes, deleteClientTokens, deleteClient string
+	// Client management: update the registration, rotate the secret
+	// (keeping the current one as the previous, or not), remove the
+	// secrets, tell whether a client exists, list a page (all, or one
+	// owner's), revoke a client's tokens and codes, and tell whether any
+	// client, code or token of a client ID is stored.
+	updateClient, rotateSecret, rotateSecretNoPrevious, removeSecrets, hasClient string
+	listClients, listClientsByUser                                               string
+	revokeClientTokens, revokeClientCodes, hasClientRecords                      string
+	// Stats: the number of clients, and codes and tokens by client and
+	// state at a bound instant.
+	countClients, statsCodes, statsTokens           string
+	insertCode, selectCode, consumeCode, deleteCode string
+	// consumeCode returning the row (PostgreSQL, SQLite 3.35+); empty on
+	// MySQL.
+	consumeCodeReturning                                              string
 	insertToken, tokenByAccess, tokenByRefresh, revokeToken, hasToken string
 	// RotateToken: the conditional UPDATE of the old pair (the
 	// transaction then reads it with tokenByRefresh and inserts the next
@@ -43,7 +59,7 @@ func queriesFor(d dialect, t tables, batch int) queries {
 	b := func(q string) string { return bindVars(d, q) }
 	q := queries{
 		insertClient:       b("INSERT INTO " + t.clients + " (" + clientColumns + ", created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-		selectClient:       b("SELECT " + clientColumns + " FROM " + t.clients + " WHERE client_id = ?"),
+		selectClient:       b("SELECT " + clientReadColumns + " FROM " + t.clients + " WHERE client_id = ?"),
 		deleteClientCodes:  b("DELETE FROM " + t.codes + " WHERE client_id = ?"),
 		deleteClientTokens: b("DELETE FROM " + t.tokens + " WHERE client_id = ?"),
 		deleteClient:       b("DELETE FROM " + t.clients + " WHERE client_id = ?"),
@@ -71,6 +87,51 @@ func queriesFor(d dialect, t tables, batch int) queries {
 		hasGrant: b("SELECT CASE WHEN EXISTS (SELECT 1 FROM " + t.codes + " WHERE grant_id = ?)" +
 			" OR EXISTS (SELECT 1 FROM " + t.tokens + " WHERE grant_id = ?) THEN 1 ELSE 0 END"),
 	}
+	if d != mysqlDialect {
+		q.consumeCodeReturning = q.consumeCode + " RETURNING " + codeColumns
+	}
+	// Client IDs are ordered and compared byte for byte: SQLite's BINARY
+	// collation and MySQL's VARBINARY do it; PostgreSQL is told to with
+	// COLLATE "C", which its indexes on client_id COLLATE "C" serve.
+	byID := "client_id"
+	if d == postgresDialect {
+		byID = `client_id COLLATE "C"`
+	}
+	// The SET assignments read the row as it was on SQLite and PostgreSQL;
+	// MySQL assigns from left to right, so the previous secret is set
+	// before secret_hash changes.
+	q.updateClient = b("UPDATE " + t.clients + " SET grant_types = ?, response_types = ?, redirect_uris = ?, scope = ?, user_id = ? WHERE client_id = ?")
+	q.rotateSecret = b("UPDATE " + t.clients + " SET" +
+		" previous_secret_hash = CASE WHEN secret_hash = '' THEN NULL ELSE secret_hash END," +
+		" previous_valid_until_ms = CASE WHEN secret_hash = '' THEN NULL ELSE CAST(? AS BIGINT) END," +
+		" secret_hash = ? WHERE client_id = ?")
+	if d == mysqlDialect {
+		q.rotateSecret = strings.Replace(q.rotateSecret, "CAST(? AS BIGINT)", "CAST(? AS SIGNED)", 1)
+	}
+	q.rotateSecretNoPrevious = b("UPDATE " + t.clients + " SET previous_secret_hash = NULL, previous_valid_until_ms = NULL, secret_hash = ? WHERE client_id = ?")
+	q.removeSecrets = b("UPDATE " + t.clients + " SET secret_hash = '', previous_secret_hash = NULL, previous_valid_until_ms = NULL WHERE client_id = ?")
+	q.hasClient = b("SELECT COUNT(*) FROM " + t.clients + " WHERE client_id = ?")
+	q.listClients = b("SELECT " + clientReadColumns + " FROM " + t.clients + " WHERE " + byID + " > ? ORDER BY " + byID + " LIMIT ?")
+	q.listClientsByUser = b("SELECT " + clientReadColumns + " FROM " + t.clients + " WHERE user_id = ? AND " + byID + " > ? ORDER BY " + byID + " LIMIT ?")
+	q.revokeClientTokens = b("UPDATE " + t.tokens + " SET revoked = TRUE, revoked_at_ms = ? WHERE client_id = ? AND revoked = FALSE")
+	q.revokeClientCodes = b("UPDATE " + t.codes + " SET used = TRUE, used_at_ms = ? WHERE client_id = ? AND used = FALSE")
+	q.hasClientRecords = b("SELECT CASE WHEN EXISTS (SELECT 1 FROM " + t.clients + " WHERE client_id = ?)" +
+		" OR EXISTS (SELECT 1 FROM " + t.codes + " WHERE client_id = ?)" +
+		" OR EXISTS (SELECT 1 FROM " + t.tokens + " WHERE client_id = ?) THEN 1 ELSE 0 END")
+	q.countClients = "SELECT COUNT(*) FROM " + t.clients
+	// The bound instant is the store clock's now rounded up
+	// ([backendkit.CeilMillis]): a stored instant e is past exactly when
+	// e < it.
+	q.statsCodes = b("SELECT client_id," +
+		" SUM(CASE WHEN used THEN 0 WHEN expires_at_ms >= ? THEN 1 ELSE 0 END)," +
+		" SUM(CASE WHEN used THEN 1 ELSE 0 END)," +
+		" SUM(CASE WHEN used THEN 0 WHEN expires_at_ms < ? THEN 1 ELSE 0 END)" +
+		" FROM " + t.codes + " GROUP BY client_id")
+	q.statsTokens = b("SELECT client_id," +
+		" SUM(CASE WHEN revoked THEN 0 WHEN purge_at_ms >= ? THEN 1 ELSE 0 END)," +
+		" SUM(CASE WHEN revoked THEN 1 ELSE 0 END)," +
+		" SUM(CASE WHEN revoked THEN 0 WHEN purge_at_ms < ? THEN 1 ELSE 0 END)" +
+		" FROM " + t.tokens + " GROUP BY client_id")
 	for i, target := range purgeTargets(t) {
 		if d == mysqlDialect {
 			q.purge[i] = fmt.Sprintf("SELECT id FROM %s WHERE %s < ? LIMIT %d", target.table, target.column, batch)
@@ -84,12 +145,18 @@ func queriesFor(d dialect, t tables, batch int) queries {
 // data returns every fixed data statement: those the prepared session
 // keeps.
 func (q *queries) data() []string {
-	return []string{
+	out := []string{
 		q.insertClient, q.selectClient, q.deleteClientCodes, q.deleteClientTokens, q.deleteClient,
 		q.insertCode, q.selectCode, q.consumeCode, q.deleteCode,
 		q.insertToken, q.tokenByAccess, q.tokenByRefresh, q.revokeToken, q.hasToken,
 		q.rotateOld, q.revokeGrantTokens, q.revokeGrantCodes, q.hasGrant,
+		q.updateClient, q.rotateSecret, q.rotateSecretNoPrevious, q.removeSecrets, q.hasClient,
+		q.listClients, q.listClientsByUser, q.revokeClientTokens, q.revokeClientCodes, q.hasClientRecords,
 	}
+	if q.consumeCodeReturning != "" {
+		out = append(out, q.consumeCodeReturning)
+	}
+	return out
 }
 
 // purgeTarget is a table PurgeExpired deletes from and its indexed expiry

@@ -44,13 +44,27 @@ type Store struct {
 	dialect dialect
 	clock   func() time.Time
 	hasher  secret.Hasher
+	auth    *backendkit.ClientAuth // hashes and verifies client secrets with hasher
 	prefix  string
 	batch   int
 	reuse   time.Duration // reuse interval of RotateToken; 0: none
 	t       tables
+	// returning: the database has UPDATE ... RETURNING (PostgreSQL,
+	// SQLite 3.35+), which ConsumeAuthorizationCode uses.
+	returning bool
+	// testHookConsumed, if set (by tests), runs when
+	// ConsumeAuthorizationCode's UPDATE has consumed the code.
+	testHookConsumed func(ctx context.Context)
+	// testHookDeleteTx, if set (by tests), runs at the end of DeleteClient's
+	// transaction, before it commits.
+	testHookDeleteTx func(ctx context.Context)
 }
 
-var _ storage.Storage = (*Store)(nil)
+var (
+	_ storage.Storage       = (*Store)(nil)
+	_ storage.ClientManager = (*Store)(nil)
+	_ storage.StatsReporter = (*Store)(nil)
+)
 
 // Option configures [New].
 type Option func(*options)
@@ -118,8 +132,10 @@ var prefixRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,31})?$`)
 // gorm.io/driver/mysql (MySQL 8 or MariaDB 10.5+). The store works on a
 // session of db: the caller's *gorm.DB, its logger, naming strategy and
 // other settings are neither used for naming nor changed. Its logger still
-// sees the store's SQL, whose bound values are digests, hashes, client IDs
-// and metadata, never a secret, code or token.
+// sees the store's SQL, whose bound values are digests, client IDs and
+// metadata, never a secret, code or token; the session's logger wraps the
+// caller's so that the hashes of client secrets and plain PKCE challenges
+// show as "[REDACTED]" in it.
 func New(ctx context.Context, db *gorm.DB, opts ...Option) (*Store, error) {
 	if err := backendkit.CtxErr(ctx, "gormstore: new"); err != nil {
 		return nil, err
@@ -151,11 +167,14 @@ func New(ctx context.Context, db *gorm.DB, opts ...Option) (*Store, error) {
 	s := &Store{
 		// NewDB drops any conditions the caller's DB carries; Session
 		// copies its Config, so nothing the store does reaches the caller.
-		db:      db.Session(&gorm.Session{NewDB: true}),
+		// The session's logger is the caller's, wrapped to keep secret
+		// hashes and plain PKCE challenges out of it (redactingLogger).
+		db:      db.Session(&gorm.Session{NewDB: true, Logger: redactLogger(db.Logger)}),
 		q:       queriesFor(d, t, o.batch),
 		dialect: d,
 		clock:   o.clock,
 		hasher:  o.hasher,
+		auth:    backendkit.NewClientAuth(o.hasher),
 		prefix:  o.prefix,
 		batch:   o.batch,
 		reuse:   o.reuse,
@@ -178,12 +197,37 @@ func New(ctx context.Context, db *gorm.DB, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("gormstore: new: schema version %d, want %d (migration disabled): %w", v, SchemaVersion, ErrSchemaVersion)
 		}
 	}
+	if s.returning, err = hasReturning(ctx, s.db, d); err != nil {
+		return nil, err
+	}
 	if s.pool != nil {
 		// Once the tables exist: transactions use only statements
 		// prepared beforehand.
 		s.pool.prepareAll(ctx, s.q.data())
 	}
 	return s, nil
+}
+
+// hasReturning reports whether the database runs UPDATE ... RETURNING:
+// PostgreSQL does, MySQL and MariaDB do not (MariaDB only on INSERT and
+// DELETE), SQLite from 3.35.0.
+func hasReturning(ctx context.Context, db *gorm.DB, d dialect) (bool, error) {
+	switch d {
+	case postgresDialect:
+		return true, nil
+	case sqliteDialect:
+		var v string
+		if err := db.WithContext(ctx).Raw("SELECT sqlite_version()").Row().Scan(&v); err != nil {
+			return false, dbError("new: reading the SQLite version", err)
+		}
+		var major, minor int
+		if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+			return false, nil
+		}
+		return major > 3 || major == 3 && minor >= 35, nil
+	default:
+		return false, nil
+	}
 }
 
 // preparedSession returns a session of base whose statements run through
