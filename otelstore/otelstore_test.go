@@ -314,26 +314,6 @@ func TestSpanNesting(t *testing.T) {
 	}
 }
 
-// A store without ClientManager: the decorator still implements it, and
-// its calls fail with errors.ErrUnsupported, reported as such.
-func TestWithoutClientManager(t *testing.T) {
-	tel := newTelemetry(t)
-	s := tel.wrap(struct{ storage.Storage }{memstore.New()})
-	m, ok := s.(storage.ClientManager)
-	if !ok {
-		t.Fatal("the decorator is no ClientManager")
-	}
-	if err := m.RemoveClientSecrets(context.Background(), "x"); !errors.Is(err, errors.ErrUnsupported) {
-		t.Fatalf("RemoveClientSecrets: %v", err)
-	}
-	if _, ok := s.(storage.StatsReporter); ok {
-		t.Error("the decorator of a store without Stats is a StatsReporter")
-	}
-	if got := attr(tel.spans()[0], otelstore.OutcomeKey); got != "unsupported" {
-		t.Errorf("outcome %q", got)
-	}
-}
-
 func TestNewNil(t *testing.T) {
 	defer func() {
 		if recover() == nil {

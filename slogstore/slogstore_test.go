@@ -317,24 +317,6 @@ func TestLevelFilter(t *testing.T) {
 	}
 }
 
-// A store without ClientManager: the decorator still implements it, and
-// its calls fail with errors.ErrUnsupported, logged as errors.
-func TestWithoutClientManager(t *testing.T) {
-	h := newCapture(slog.LevelDebug)
-	s := slogstore.New(struct{ storage.Storage }{memstore.New()}, slog.New(h))
-	m, ok := s.(storage.ClientManager)
-	if !ok {
-		t.Fatal("the decorator is no ClientManager")
-	}
-	if err := m.RevokeClientTokens(context.Background(), "x"); !errors.Is(err, errors.ErrUnsupported) {
-		t.Fatalf("RevokeClientTokens: %v", err)
-	}
-	recs := h.records()
-	if len(recs) != 1 || attrs(recs[0])[slogstore.OutcomeKey] != "unsupported" || recs[0].Level != slog.LevelError {
-		t.Fatalf("lines: %v", recs)
-	}
-}
-
 func TestNewNil(t *testing.T) {
 	defer func() {
 		if recover() == nil {

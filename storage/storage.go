@@ -171,6 +171,7 @@ type TokenStore interface {
 // database's own notion of now. Times round-trip to the millisecond, in UTC.
 type Storage interface {
 	ClientStore
+	ClientManager
 	AuthorizationCodeStore
 	TokenStore
 

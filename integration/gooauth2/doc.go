@@ -1,7 +1,8 @@
 // Package gooauth2 plugs an oauthstore [storage.Storage] into
 // github.com/go-oauth2/oauth2/v4 (v4.5.4), the most used Go OAuth 2.0
-// server library: [NewTokenStore] is its [oauth2.TokenStore] and
-// [NewClientStore] its [oauth2.ClientStore].
+// server library: [NewTokenStore] returns its [oauth2.TokenStore] (a
+// [*TokenStore]) and [NewClientStore] its [oauth2.ClientStore] (a
+// [*ClientStore]).
 //
 // # Plugging it in
 //
@@ -11,6 +12,7 @@
 //	m.SetValidateURIHandler(gooauth2.ValidateURI) // exact redirect URIs
 //	m.SetRefreshTokenCfg(manage.DefaultRefreshTokenCfg) // rotate refresh tokens
 //	srv := server.NewServer(server.NewConfig(), m)
+//	srv.ResponseErrorHandler = gooauth2.ResponseErrorHandler("my server") // RFC 6749 5.2 statuses
 //
 // Clients are registered with the store's
 // [storage.ClientStore.CreateClient]; the adapter only reads them.
@@ -78,9 +80,23 @@
 // [oerrors.ErrExpiredAccessToken]; an unknown or revoked refresh token
 // [oerrors.ErrInvalidRefreshToken], an expired one
 // [oerrors.ErrExpiredRefreshToken]; an unknown client
-// [oerrors.ErrInvalidClient]. The server answers them with invalid_grant,
-// invalid_client or invalid_token. Any other error (a database failure, a
-// cancelled context) is passed on, and go-oauth2 answers server_error.
+// [oerrors.ErrInvalidClient]; a redirect URI that is not registered
+// ([ValidateURI]) [oerrors.ErrInvalidGrant]; a code whose PKCE challenge is
+// malformed for its method [oerrors.ErrInvalidRequest]. The server answers
+// them with invalid_grant, invalid_client, invalid_request or
+// invalid_token. Any other error (a database failure, a cancelled context)
+// is passed on, and go-oauth2 answers server_error.
+//
+// # Error statuses
+//
+// go-oauth2 v4.5.4 answers invalid_grant, unauthorized_client and
+// unsupported_grant_type with 401 and no WWW-Authenticate header; RFC 6749
+// 5.2 wants 400, and RFC 7235 3.1 a challenge on every 401. The adapter
+// cannot see responses, but [ResponseErrorHandler] gives a go-oauth2
+// server those statuses: 400 for every error but invalid_client, which is
+// 401 with a Basic challenge whether the client authenticated with HTTP
+// Basic or in the body (Basic is the one scheme it can answer a challenge
+// with). Assign it to the server's ResponseErrorHandler.
 //
 // # Client secrets
 //
@@ -90,16 +106,31 @@
 // [Client.VerifyPassword], which asks the store
 // ([storage.ClientStore.AuthenticateClient]) to check the secret against the
 // hash. A public client (no secret) passes only with an empty secret.
+// go-oauth2 v4.5.4 calls VerifyPassword without a context, and has no
+// context-taking variant of the interface; a [Client] keeps none either (a
+// request's context kept in a struct outlives its request), so the check
+// runs on a background context bounded by [VerifyPasswordTimeout].
 //
 // # Redirect URIs
 //
 // go-oauth2's default ValidateURIHandler accepts any redirect URI whose host
-// ends with the client's domain. [Client.GetDomain] lists the registered
+// ends with the client's domain. [Client.GetDomain] carries the registered
 // redirect URIs, and [ValidateURI] accepts exactly those, as
-// [models.Client.CheckRedirectURI] does. Note that go-oauth2's server
-// redirects an authorization error to the requested redirect URI even when
-// that URI is the one refused; check the client and redirect URI before
-// calling HandleAuthorizeRequest, as examples/authserver does.
+// [models.Client.CheckRedirectURI] does. [ValidateURILoopback] also accepts
+// any port on an http redirect URI registered on a loopback IP address
+// (RFC 8252 7.3, for native apps); use it instead when the server has such
+// clients. GetDomain does not join the URIs with a separator that a URI
+// could contain: with one registered URI it is that URI (go-oauth2 redirects
+// there when a request names none); with several it is an encoded list,
+// which is no URL, so that go-oauth2 cannot redirect to it and a request
+// must name its redirect URI.
+//
+// A redirect URI that is not registered is [oerrors.ErrInvalidGrant]: at
+// the token endpoint that is the answer of RFC 6749 5.2. At the
+// authorization endpoint go-oauth2's server redirects its errors to the
+// requested redirect URI, even when that URI is the one refused: check the
+// client and redirect URI before calling HandleAuthorizeRequest, as
+// examples/authserver does, and answer a bad one with an error page.
 //
 // # Refresh: rotation and reuse detection
 //
@@ -154,7 +185,12 @@
 // otherwise. The adapter cannot see the request; the server must check
 // both, as examples/authserver does with the store's
 // [storage.TokenStore.GetTokenByRefresh] and
-// [storage.ClientStore.AuthenticateClient]. Such a server sees a revoked
+// [storage.ClientStore.AuthenticateClient]. Such a check must read the
+// request's parameters exactly as go-oauth2 does: go-oauth2 reads them with
+// r.FormValue, the URL query included, so a check of the body alone is
+// bypassed by parameters in the query. examples/authserver refuses token
+// requests with URL query parameters (RFC 6749 3.2 puts them in the body)
+// and reads the rest the way go-oauth2 does. Such a server sees a revoked
 // refresh token first: it should let the request go on to go-oauth2 (and
 // so to [TokenStore.GetByRefresh], which reports the reuse) rather than
 // answer invalid_grant itself, as examples/authserver does. A revoked

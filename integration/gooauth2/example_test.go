@@ -67,7 +67,7 @@ func ExampleNewClientStore() {
 	// Output:
 	// secret "", right one true, wrong one false
 	// exact redirect URI: <nil>
-	// other path: invalid redirect uri
+	// other path: invalid_grant
 }
 
 // Refresh tokens rotate, and a rotated refresh token presented again (it
@@ -105,4 +105,21 @@ func ExampleNewTokenStore_refreshReuse() {
 	// stolen refresh token replayed: invalid refresh token
 	// legitimate access token: invalid access token
 	// legitimate refresh token: invalid refresh token
+}
+
+// A native app registered with a loopback redirect URI may receive the
+// redirect on any port (RFC 8252 7.3) with ValidateURILoopback; ValidateURI
+// wants the URI exactly.
+func ExampleValidateURILoopback() {
+	ctx := context.Background()
+	store := memstore.New(memstore.WithHasher(secret.Fast()))
+	_ = store.CreateClient(ctx, &models.Client{ClientID: "cli", RedirectURIs: []string{"http://127.0.0.1/callback"}})
+	ci, _ := gooauth2.NewClientStore(store).GetByID(ctx, "cli")
+	fmt.Println("loopback, port 51234:", gooauth2.ValidateURILoopback(ci.GetDomain(), "http://127.0.0.1:51234/callback"))
+	fmt.Println("exact, port 51234:", gooauth2.ValidateURI(ci.GetDomain(), "http://127.0.0.1:51234/callback"))
+	fmt.Println("loopback, other path:", gooauth2.ValidateURILoopback(ci.GetDomain(), "http://127.0.0.1:51234/other"))
+	// Output:
+	// loopback, port 51234: <nil>
+	// exact, port 51234: invalid_grant
+	// loopback, other path: invalid_grant
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	oauth2 "github.com/go-oauth2/oauth2/v4"
@@ -34,7 +33,7 @@ var _ oauth2.TokenStore = (*TokenStore)(nil)
 
 // NewTokenStore returns a go-oauth2 token store keeping authorization codes
 // and tokens in s. Pass it to the manager's MapTokenStorage.
-func NewTokenStore(s storage.Storage) oauth2.TokenStore {
+func NewTokenStore(s storage.Storage) *TokenStore {
 	return &TokenStore{s: s}
 }
 
@@ -129,7 +128,11 @@ func takeGrantID(info oauth2.TokenInfo) string {
 }
 
 // Create implements [oauth2.TokenStore]. An info with a code is stored as a
-// [models.AuthorizationCode], any other as a [models.Token]. A token issued
+// [models.AuthorizationCode], any other as a [models.Token]. A code whose
+// PKCE challenge is malformed for its method ([models.ValidCodeChallenge]:
+// an S256 challenge is 43 base64url characters) is
+// [oerrors.ErrInvalidRequest], which go-oauth2 answers with
+// invalid_request. A token issued
 // from a code (its info carries the code's GrantID under [GrantIDKey]) is
 // stored in the code's grant; the key is then deleted from info.
 //
@@ -164,6 +167,12 @@ func (ts *TokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 			c.CodeChallengeMethod = models.CodeChallengeMethod(info.GetCodeChallengeMethod())
 			if c.CodeChallengeMethod == "" {
 				c.CodeChallengeMethod = models.CodeChallengePlain
+			}
+			if !models.ValidCodeChallenge(c.CodeChallenge, c.CodeChallengeMethod) {
+				// go-oauth2 checks only the challenge's length; the store
+				// would refuse it as ErrInvalid, which go-oauth2 answers
+				// with server_error.
+				return oerrors.ErrInvalidRequest
 			}
 		}
 		return ts.s.CreateAuthorizationCode(ctx, c)
@@ -407,99 +416,4 @@ func tokenInfo(t *models.Token) *TokenInfo {
 	o.AccessCreateAt = t.IssuedAt
 	o.AccessExpiresIn = expiresIn(t.ExpiresIn)
 	return &TokenInfo{Token: o}
-}
-
-// ClientStore is the [oauth2.ClientStore] [NewClientStore] returns.
-type ClientStore struct {
-	s storage.Storage
-}
-
-var _ oauth2.ClientStore = (*ClientStore)(nil)
-
-// NewClientStore returns a go-oauth2 client store reading clients from s.
-// Pass it to the manager's MapClientStorage. Clients are created with
-// [storage.ClientStore.CreateClient] on s.
-func NewClientStore(s storage.Storage) oauth2.ClientStore {
-	return &ClientStore{s: s}
-}
-
-// GetByID implements [oauth2.ClientStore]. It returns a [*Client]; an
-// unknown client is [oerrors.ErrInvalidClient].
-func (cs *ClientStore) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, error) {
-	c, err := cs.s.GetClient(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, oerrors.ErrInvalidClient
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &Client{ctx: ctx, s: cs.s, c: c}, nil
-}
-
-// Client is the [oauth2.ClientInfo] of a stored [models.Client]. It
-// implements [oauth2.ClientPasswordVerifier], so go-oauth2's manager checks
-// client secrets with [Client.VerifyPassword] (against the stored hash)
-// instead of comparing them with [Client.GetSecret], which is always empty.
-type Client struct {
-	// ctx is the context of the GetByID call that read the client: go-oauth2's
-	// VerifyPassword has none, and is called within the same request.
-	ctx context.Context
-	s   storage.Storage
-	c   *models.Client
-}
-
-var (
-	_ oauth2.ClientInfo             = (*Client)(nil)
-	_ oauth2.ClientPasswordVerifier = (*Client)(nil)
-)
-
-// Model returns the stored client (without its secret).
-func (c *Client) Model() *models.Client { return c.c }
-
-// GetID implements [oauth2.ClientInfo].
-func (c *Client) GetID() string { return c.c.ClientID }
-
-// GetSecret implements [oauth2.ClientInfo]. It is always "": the store keeps
-// only a hash of the secret; see [Client.VerifyPassword].
-func (c *Client) GetSecret() string { return "" }
-
-// GetDomain implements [oauth2.ClientInfo]. It returns the client's
-// registered redirect URIs separated by single spaces (a URI cannot contain
-// one): the first argument [ValidateURI] receives. With one registered URI
-// it is that URI, which go-oauth2's server redirects to when an
-// authorization request names none.
-func (c *Client) GetDomain() string { return strings.Join(c.c.RedirectURIs, " ") }
-
-// IsPublic implements [oauth2.ClientInfo]: the client has no secret.
-func (c *Client) IsPublic() bool { return c.c.IsPublic() }
-
-// GetUserID implements [oauth2.ClientInfo].
-func (c *Client) GetUserID() string { return c.c.UserID }
-
-// VerifyPassword implements [oauth2.ClientPasswordVerifier]. A public
-// client passes with an empty secret only; a confidential client passes
-// when [storage.ClientStore.AuthenticateClient] accepts the secret, that is
-// when it matches the stored hash. It is never compared in plaintext.
-func (c *Client) VerifyPassword(secret string) bool {
-	if c.c.IsPublic() {
-		return secret == ""
-	}
-	if secret == "" {
-		return false
-	}
-	_, err := c.s.AuthenticateClient(c.ctx, c.c.ClientID, secret)
-	return err == nil
-}
-
-// ValidateURI is a go-oauth2 ValidateURIHandler (pass it to the manager's
-// SetValidateURIHandler) for clients from [NewClientStore]: redirectURI must
-// be exactly one of the registered redirect URIs that baseURI, the client's
-// [Client.GetDomain], lists. go-oauth2's default handler only compares host
-// suffixes.
-func ValidateURI(baseURI, redirectURI string) error {
-	c := models.Client{RedirectURIs: strings.Split(baseURI, " ")}
-	if !c.CheckRedirectURI(redirectURI) {
-		return oerrors.ErrInvalidRedirectURI
-	}
-	return nil
 }

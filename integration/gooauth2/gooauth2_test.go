@@ -329,8 +329,8 @@ func TestClientStore(t *testing.T) {
 		t.Fatalf("registered URI refused: %v", err)
 	}
 	for _, u := range []string{"https://a.example/cb3", "https://a.example/cb?x=1", "https://evil.a.example/cb", "https://a.example/", ""} {
-		if err := gooauth2.ValidateURI(ci.GetDomain(), u); err != oerrors.ErrInvalidRedirectURI {
-			t.Fatalf("ValidateURI(%q) = %v, want ErrInvalidRedirectURI", u, err)
+		if err := gooauth2.ValidateURI(ci.GetDomain(), u); err != oerrors.ErrInvalidGrant {
+			t.Fatalf("ValidateURI(%q) = %v, want ErrInvalidGrant", u, err)
 		}
 	}
 	pub, err := cs.GetByID(ctx, "pub")

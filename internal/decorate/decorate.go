@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"time"
 
-	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -85,41 +83,9 @@ func Only(d Store, o Optional) storage.Storage {
 	return only(d, o&AllOptional)
 }
 
-// Manager returns inner's [storage.ClientManager], or, if inner has none,
-// one whose every method returns an error wrapping
-// [errors.ErrUnsupported].
-func Manager(inner storage.Storage) storage.ClientManager {
-	if m, ok := inner.(storage.ClientManager); ok {
-		return m
-	}
-	return unsupportedManager{}
-}
-
-type unsupportedManager struct{}
-
-func unsupported(method string) error {
-	return fmt.Errorf("oauthstore: %s: the decorated store does not implement storage.ClientManager: %w", method, errors.ErrUnsupported)
-}
-
-func (unsupportedManager) UpdateClient(context.Context, *models.Client) error {
-	return unsupported("UpdateClient")
-}
-
-func (unsupportedManager) RotateClientSecret(context.Context, string, string, time.Time) error {
-	return unsupported("RotateClientSecret")
-}
-
-func (unsupportedManager) RemoveClientSecrets(context.Context, string) error {
-	return unsupported("RemoveClientSecrets")
-}
-
-func (unsupportedManager) ListClients(context.Context, storage.ClientQuery) (storage.ClientPage, error) {
-	return storage.ClientPage{}, unsupported("ListClients")
-}
-
-func (unsupportedManager) RevokeClientTokens(context.Context, string) error {
-	return unsupported("RevokeClientTokens")
-}
+// Manager returns inner's [storage.ClientManager]: part of every
+// [storage.Storage].
+func Manager(inner storage.Storage) storage.ClientManager { return inner }
 
 // ForwardClose closes inner if it is an [io.Closer], and returns nil otherwise.
 func ForwardClose(inner storage.Storage) error {

@@ -19,11 +19,10 @@ import (
 // package's helpers.
 type pass struct {
 	storage.Storage
-	storage.ClientManager
 }
 
 func newPass(inner storage.Storage) storage.Storage {
-	return decorate.Wrap(inner, pass{inner, decorate.Manager(inner)})
+	return decorate.Wrap(inner, pass{inner})
 }
 
 func (p pass) Close() error { return decorate.ForwardClose(p.Storage) }
@@ -61,7 +60,7 @@ func TestOnlyCombinations(t *testing.T) {
 	}
 }
 
-// A store without ClientManager or any optional interface.
+// A store without any optional interface.
 type bare struct{ storage.Storage }
 
 func TestFallbacks(t *testing.T) {
@@ -70,14 +69,6 @@ func TestFallbacks(t *testing.T) {
 	d := newPass(s)
 	if decorate.OptionalOf(d) != 0 {
 		t.Fatalf("a decorated bare store implements %04b", decorate.OptionalOf(d))
-	}
-	for _, c := range decoratetest.Calls() {
-		switch c.Method {
-		case decorate.UpdateClient, decorate.RotateClientSecret, decorate.RemoveClientSecrets, decorate.ListClients, decorate.RevokeClientTokens:
-			if err := c.Do(ctx, d); !errors.Is(err, errors.ErrUnsupported) {
-				t.Errorf("%s on a store without ClientManager: %v, want an error wrapping errors.ErrUnsupported", c.Method, err)
-			}
-		}
 	}
 	if err := decorate.ForwardClose(s); err != nil {
 		t.Errorf("ForwardClose of a store without Close: %v", err)

@@ -19,8 +19,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/oauthstore/oauthstore/examples/authserver/app"
-	"github.com/oauthstore/oauthstore/examples/authserver/backend"
+	"github.com/oauthstore/oauthstore/examples/authserver/internal/app"
+	"github.com/oauthstore/oauthstore/internal/dsn"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -33,8 +33,8 @@ const RedirectURI = "http://127.0.0.1:9094/callback"
 type Options struct {
 	// Out receives the steps; nil means os.Stdout.
 	Out io.Writer
-	// DSN names the backend (see package backend); empty means a SQLite
-	// file in a new temporary directory, removed at the end.
+	// DSN names the backend (see package internal/dsn); empty means a
+	// SQLite file in a new temporary directory, removed at the end.
 	DSN string
 	// Hasher hashes the client secret; nil means [secret.Default].
 	Hasher secret.Hasher
@@ -42,23 +42,25 @@ type Options struct {
 
 // Run starts the server on 127.0.0.1 at a free port and walks a grant
 // through its life, printing each step. It returns an error as soon as a
-// step does not behave as it should.
+// step does not behave as it should. The server runs with the unsafe demo
+// option [app.Config.UnsafeAutoApproveAs] on: the walkthrough has no user
+// to sign in, so the server signs in its demo user and approves.
 func Run(ctx context.Context, o Options) (err error) {
 	out := o.Out
 	if out == nil {
 		out = os.Stdout
 	}
-	dsn := o.DSN
-	if dsn == "" {
+	d := o.DSN
+	if d == "" {
 		dir, err := os.MkdirTemp("", "authserver-walkthrough-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		dsn = "sqlite:" + filepath.Join(dir, "authserver.db")
+		d = "sqlite:" + filepath.Join(dir, "authserver.db")
 	}
 	clock := &app.Clock{}
-	store, closeStore, err := backend.Open(ctx, dsn, backend.Options{Clock: clock.Now, Hasher: o.Hasher})
+	store, closeStore, err := dsn.Open(ctx, d, dsn.WithClock(clock.Now), dsn.WithHasher(o.Hasher))
 	if err != nil {
 		return err
 	}
@@ -67,7 +69,10 @@ func Run(ctx context.Context, o Options) (err error) {
 			err = cerr
 		}
 	}()
-	srv := app.New(app.Config{Store: store})
+	srv, err := app.New(app.Config{Store: store, UnsafeAutoApproveAs: app.DemoUserID})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -80,16 +85,8 @@ func Run(ctx context.Context, o Options) (err error) {
 
 	w := &walk{out: out, base: base, store: store, clock: clock}
 	fmt.Fprintf(out, "oauthstore walkthrough: a go-oauth2 authorization server on oauthstore, driven by golang.org/x/oauth2\n")
-	fmt.Fprintf(out, "backend %s, server %s\n", describe(dsn), base)
+	fmt.Fprintf(out, "backend %s, server %s\n", dsn.Redact(d), base)
 	return w.run(ctx, srv)
-}
-
-// describe names the backend of dsn without any password.
-func describe(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return dsn
 }
 
 type walk struct {

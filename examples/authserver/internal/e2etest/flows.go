@@ -1,4 +1,4 @@
-package app_test
+package e2etest
 
 import (
 	"context"
@@ -6,10 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,230 +15,13 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/oauthstore/oauthstore/examples/authserver/app"
-	"github.com/oauthstore/oauthstore/examples/authserver/backend"
-	"github.com/oauthstore/oauthstore/examples/authserver/walkthrough"
-	"github.com/oauthstore/oauthstore/gormstore"
+	"github.com/oauthstore/oauthstore/examples/authserver/internal/app"
+	"github.com/oauthstore/oauthstore/examples/authserver/internal/walkthrough"
 	"github.com/oauthstore/oauthstore/integration/gooauth2"
-	"github.com/oauthstore/oauthstore/internal/testenv"
-	"github.com/oauthstore/oauthstore/memstore"
-	"github.com/oauthstore/oauthstore/models"
-	"github.com/oauthstore/oauthstore/mongostore"
-	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
-	"gorm.io/gorm"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.CloseMongo()
-	os.Exit(code)
-}
-
-// A backend makes a fresh, empty store whose clock is clock.
-type backendMaker struct {
-	name string
-	open func(t *testing.T, clock func() time.Time) storage.Storage
-}
-
-func gormMaker(t *testing.T, db *gorm.DB, clock func() time.Time) storage.Storage {
-	t.Helper()
-	s, err := gormstore.New(context.Background(), db, gormstore.WithClock(clock), gormstore.WithHasher(secret.Fast()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-var backends = []backendMaker{
-	{"memory", func(t *testing.T, clock func() time.Time) storage.Storage {
-		return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()))
-	}},
-	{"sqlite", func(t *testing.T, clock func() time.Time) storage.Storage {
-		return gormMaker(t, testenv.SQLite(t), clock)
-	}},
-	{"ferretdb", func(t *testing.T, clock func() time.Time) storage.Storage {
-		s, err := mongostore.New(context.Background(), testenv.FerretDB(t), mongostore.WithClock(clock), mongostore.WithHasher(secret.Fast()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-	{"postgres", func(t *testing.T, clock func() time.Time) storage.Storage {
-		return gormMaker(t, testenv.Postgres(t), clock)
-	}},
-	{"mysql", func(t *testing.T, clock func() time.Time) storage.Storage {
-		return gormMaker(t, testenv.MySQL(t), clock)
-	}},
-}
-
-// gatedStore holds back code lookups (or refresh token rotations) once
-// armed with n, until n of them have arrived, then lets them all go at
-// once: concurrent exchanges (or refreshes) then reach the store together,
-// whatever the HTTP and hashing timing.
-type gatedStore struct {
-	storage.Storage
-	mu      sync.Mutex
-	kind    gateKind
-	waiting int // arrivals still awaited; 0 when disarmed
-	release chan struct{}
-}
-
-type gateKind int
-
-const (
-	gateCodes  gateKind = iota + 1 // GetAuthorizationCode, ConsumeAuthorizationCode
-	gateRotate                     // RotateToken
-)
-
-func (g *gatedStore) arm(kind gateKind, n int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.kind, g.waiting, g.release = kind, n, make(chan struct{})
-}
-
-func (g *gatedStore) gate(kind gateKind) {
-	g.mu.Lock()
-	if g.waiting == 0 || g.kind != kind {
-		g.mu.Unlock()
-		return
-	}
-	g.waiting--
-	release := g.release
-	if g.waiting == 0 {
-		close(release)
-	}
-	g.mu.Unlock()
-	select {
-	case <-release:
-	case <-time.After(30 * time.Second): // a caller went missing; do not hang
-	}
-}
-
-func (g *gatedStore) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
-	g.gate(gateCodes)
-	return g.Storage.GetAuthorizationCode(ctx, code)
-}
-
-func (g *gatedStore) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
-	g.gate(gateCodes)
-	return g.Storage.ConsumeAuthorizationCode(ctx, code)
-}
-
-func (g *gatedStore) RotateToken(ctx context.Context, refreshToken string, next *models.Token) error {
-	g.gate(gateRotate)
-	return g.Storage.RotateToken(ctx, refreshToken, next)
-}
-
-// harness is the demo server on one backend over httptest, and an
-// x/oauth2 client registered with it.
-type harness struct {
-	t     *testing.T
-	ctx   context.Context // carries hc for x/oauth2
-	store *gatedStore
-	clock *app.Clock
-	srv   *app.Server
-	base  string
-	hc    *http.Client // does not follow redirects
-	cfg   *oauth2.Config
-}
-
-const redirectURI = "http://127.0.0.1:9094/callback"
-
-func newHarness(t *testing.T, store storage.Storage, clock *app.Clock) *harness {
-	t.Helper()
-	gs := &gatedStore{Storage: store}
-	srv := app.New(app.Config{Store: gs})
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	hc := &http.Client{
-		Timeout:       time.Minute,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	h := &harness{
-		t: t, store: gs, clock: clock, srv: srv, base: ts.URL, hc: hc,
-		ctx: context.WithValue(context.Background(), oauth2.HTTPClient, hc),
-	}
-	h.cfg = h.client(app.ClientOptions{RedirectURIs: []string{redirectURI}})
-	return h
-}
-
-// client registers a client and returns its x/oauth2 configuration.
-func (h *harness) client(o app.ClientOptions) *oauth2.Config {
-	h.t.Helper()
-	id, sec, err := h.srv.CreateClient(context.Background(), o)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return &oauth2.Config{
-		ClientID: id, ClientSecret: sec, RedirectURL: o.RedirectURIs[0], Scopes: []string{"read"},
-		Endpoint: oauth2.Endpoint{AuthURL: h.base + "/authorize", TokenURL: h.base + "/token", AuthStyle: oauth2.AuthStyleInHeader},
-	}
-}
-
-// authorize runs an authorization request with a fresh PKCE S256
-// verifier and returns the code and the verifier.
-func (h *harness) authorize(cfg *oauth2.Config, opts ...oauth2.AuthCodeOption) (code, verifier string) {
-	h.t.Helper()
-	verifier = oauth2.GenerateVerifier()
-	opts = append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}, opts...)
-	code, notice, err := walkthrough.Authorize(h.ctx, h.hc, cfg.AuthCodeURL("st4te", opts...), "st4te")
-	if err != nil {
-		h.t.Fatalf("authorize: %v", err)
-	}
-	if !strings.Contains(notice, "DEMO") || !strings.Contains(notice, app.DemoUserID) {
-		h.t.Fatalf("authorize: the demo notice is missing: %q", notice)
-	}
-	return code, verifier
-}
-
-func (h *harness) tokens(cfg *oauth2.Config) *oauth2.Token {
-	h.t.Helper()
-	code, verifier := h.authorize(cfg)
-	tok, err := cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
-	if err != nil {
-		h.t.Fatalf("exchange: %v", err)
-	}
-	if tok.AccessToken == "" || tok.RefreshToken == "" {
-		h.t.Fatalf("exchange returned %+v", tok)
-	}
-	return tok
-}
-
-func (h *harness) introspect(token string) map[string]any {
-	h.t.Helper()
-	m, err := walkthrough.Introspect(h.ctx, h.hc, h.base, h.cfg.ClientID, h.cfg.ClientSecret, token)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return m
-}
-
-func (h *harness) userinfo(tok *oauth2.Token) int {
-	h.t.Helper()
-	resp, err := h.cfg.Client(h.ctx, tok).Get(h.base + "/userinfo")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-func (h *harness) refresh(cfg *oauth2.Config, refreshToken string) (*oauth2.Token, error) {
-	return cfg.TokenSource(h.ctx, &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
-}
-
-func wantCode(t *testing.T, what string, err error, code string) {
-	t.Helper()
-	if got := walkthrough.ErrorCode(err); got != code {
-		t.Fatalf("%s: got error %v (code %q), want %s", what, err, got, code)
-	}
-}
-
-var cases = []struct {
-	name string
-	run  func(t *testing.T, h *harness)
-}{
+var flows = []Flow{
 	{"Walkthrough", func(t *testing.T, h *harness) {
 		code, verifier := h.authorize(h.cfg)
 		tok, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
@@ -485,21 +265,32 @@ var cases = []struct {
 		code, _ = h.authorize(h.cfg)
 		_, err = h.cfg.Exchange(h.ctx, code)
 		wantCode(t, "no verifier", err, "invalid_request")
-	}},
-	{"PlainPKCE", func(t *testing.T, h *harness) {
-		verifier := oauth2.GenerateVerifier()
-		code, _, err := walkthrough.Authorize(h.ctx, h.hc, h.cfg.AuthCodeURL("s",
-			oauth2.SetAuthURLParam("code_challenge", verifier), oauth2.SetAuthURLParam("code_challenge_method", "plain")), "s")
-		if err != nil {
-			t.Fatal(err)
+
+		// A verifier that is not 43 to 128 characters of [A-Za-z0-9-._~]
+		// (RFC 7636 4.1) is refused before the code is read: the code
+		// stays usable.
+		code, verifier = h.authorize(h.cfg)
+		for _, bad := range []string{"short", strings.Repeat("a", 42), strings.Repeat("a", 129), verifier[:42] + "!", verifier[:42] + " ", verifier[:42] + "/"} {
+			_, err = h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(bad))
+			wantCode(t, "malformed verifier "+bad, err, "invalid_grant")
 		}
 		if _, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier)); err != nil {
-			t.Fatalf("plain PKCE: %v", err)
+			t.Fatalf("the right verifier after malformed ones: %v", err)
 		}
-		_, _, err = walkthrough.Authorize(h.ctx, h.hc, h.cfg.AuthCodeURL("s"), "s")
-		var ae *walkthrough.AuthorizeError
-		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
-			t.Fatalf("authorization request without PKCE: %v", err)
+	}},
+	{"PKCEIsS256Only", func(t *testing.T, h *harness) {
+		verifier := oauth2.GenerateVerifier()
+		for name, opts := range map[string][]oauth2.AuthCodeOption{
+			"plain":                        {oauth2.SetAuthURLParam("code_challenge", verifier), oauth2.SetAuthURLParam("code_challenge_method", "plain")},
+			"no method (plain by default)": {oauth2.SetAuthURLParam("code_challenge", verifier)},
+			"no PKCE":                      nil,
+			"malformed S256 challenge":     {oauth2.SetAuthURLParam("code_challenge", verifier+"x"), oauth2.SetAuthURLParam("code_challenge_method", "S256")},
+		} {
+			_, _, err := walkthrough.Authorize(h.ctx, h.hc, h.cfg.AuthCodeURL("s", opts...), "s")
+			var ae *walkthrough.AuthorizeError
+			if !errors.As(err, &ae) || ae.Status != http.StatusFound || ae.Code != "invalid_request" {
+				t.Fatalf("authorization request, %s: %v, want a redirect with invalid_request", name, err)
+			}
 		}
 	}},
 	{"CodeOfAnotherClient", func(t *testing.T, h *harness) {
@@ -533,6 +324,16 @@ var cases = []struct {
 		two2.RedirectURL = redirectURI + "2"
 		_, err := two2.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
 		wantCode(t, "exchange with another redirect URI", err, "invalid_grant")
+
+		// A redirect URI that is not registered at all, at the token
+		// endpoint: invalid_grant too (RFC 6749 5.2), not a server error.
+		code, verifier = h.authorize(h.cfg)
+		for _, u := range []string{"http://evil.example/callback", redirectURI + " http://evil.example/callback"} {
+			bad := *h.cfg
+			bad.RedirectURL = u
+			_, err = bad.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+			wantCode(t, "exchange with the unregistered redirect URI "+u, err, "invalid_grant")
+		}
 	}},
 	{"ExpiredCode", func(t *testing.T, h *harness) {
 		issued := time.Now()
@@ -689,6 +490,10 @@ var cases = []struct {
 		if err == nil {
 			t.Fatal("client_credentials for a public client")
 		}
+		pubPost := *pub
+		pubPost.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		_, err = pubPost.PasswordCredentialsToken(h.ctx, app.DemoUsername, app.DemoPassword)
+		wantCode(t, "password grant for a public client", err, "unauthorized_client")
 		// client_secret_post works as well as HTTP Basic.
 		post := *h.cfg
 		post.Endpoint.AuthStyle = oauth2.AuthStyleInParams
@@ -702,6 +507,10 @@ var cases = []struct {
 			t.Fatalf("public client exchange: %v", err)
 		}
 	}},
+	{"RefreshParamsInQuery", flowRefreshParamsInQuery},
+	{"IntrospectionRights", flowIntrospectionRights},
+	{"SafeDefaults", flowSafeDefaults},
+	{"ErrorResponses", flowErrorResponses},
 }
 
 func clientCredentials(ctx context.Context, cfg *oauth2.Config) (*oauth2.Token, error) {
@@ -710,79 +519,4 @@ func clientCredentials(ctx context.Context, cfg *oauth2.Config) (*oauth2.Token, 
 		Scopes: []string{"read"}, AuthStyle: oauth2.AuthStyleInHeader,
 	}
 	return cc.Token(ctx)
-}
-
-func TestEndToEnd(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			for _, c := range cases {
-				t.Run(c.name, func(t *testing.T) {
-					clock := &app.Clock{}
-					h := newHarness(t, b.open(t, clock.Now), clock)
-					c.run(t, h)
-				})
-			}
-		})
-	}
-}
-
-// A server on a SQLite file issues tokens and stops; a new server on the
-// same file accepts the refresh token and rejects the revoked one.
-func TestPersistenceAcrossRestart(t *testing.T) {
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "authserver.db")
-	ctx := context.Background()
-
-	store1, close1, err := backend.Open(ctx, dsn, backend.Options{Hasher: secret.Fast()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h1 := newHarness(t, store1, &app.Clock{})
-	kept := h1.tokens(h1.cfg)
-	revoked := h1.tokens(h1.cfg)
-	if s, err := walkthrough.Revoke(h1.ctx, h1.hc, h1.base, h1.cfg.ClientID, h1.cfg.ClientSecret, revoked.RefreshToken, "refresh_token"); err != nil || s != http.StatusOK {
-		t.Fatalf("revoke: %d %v", s, err)
-	}
-	if err := close1(); err != nil {
-		t.Fatal(err)
-	}
-
-	store2, close2, err := backend.Open(ctx, dsn, backend.Options{Hasher: secret.Fast()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = close2() })
-	srv2 := httptest.NewServer(app.New(app.Config{Store: store2}))
-	t.Cleanup(srv2.Close)
-	cfg := *h1.cfg // the client registered with the first server
-	cfg.Endpoint.TokenURL = srv2.URL + "/token"
-	ctx2 := context.WithValue(ctx, oauth2.HTTPClient, h1.hc)
-
-	tok, err := cfg.TokenSource(ctx2, &oauth2.Token{RefreshToken: kept.RefreshToken}).Token()
-	if err != nil {
-		t.Fatalf("refresh on the restarted server: %v", err)
-	}
-	if tok.AccessToken == "" || tok.AccessToken == kept.AccessToken {
-		t.Fatalf("refresh returned %+v", tok)
-	}
-	_, err = cfg.TokenSource(ctx2, &oauth2.Token{RefreshToken: revoked.RefreshToken}).Token()
-	wantCode(t, "revoked refresh token on the restarted server", err, "invalid_grant")
-	in, err := walkthrough.Introspect(ctx2, h1.hc, srv2.URL, cfg.ClientID, cfg.ClientSecret, tok.AccessToken)
-	if err != nil || in["active"] != true {
-		t.Fatalf("introspection on the restarted server: %v %v", in, err)
-	}
-}
-
-func TestAuthorizeUnknownClient(t *testing.T) {
-	clock := &app.Clock{}
-	h := newHarness(t, backends[0].open(t, clock.Now), clock)
-	resp, err := h.hc.Get(h.base + "/authorize?" + url.Values{
-		"response_type": {"code"}, "client_id": {"nobody"}, "redirect_uri": {redirectURI},
-	}.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
-		t.Fatalf("unknown client: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oauthstore/oauthstore/examples/authserver/walkthrough"
+	"github.com/oauthstore/oauthstore/examples/authserver/internal/walkthrough"
 	"github.com/oauthstore/oauthstore/internal/testenv"
 	"github.com/oauthstore/oauthstore/secret"
 )
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 var steps = []string{
 	"[1] Client registered",
 	"[2] Authorization code issued",
-	"server says: DEMO: signed in as demo user",
+	"server says: UNSAFE DEMO: signed in as demo user",
 	"[3] Code exchanged with PKCE S256",
 	"[4] Access token used",
 	"→ 200 sub=demo-user",
