@@ -16,6 +16,9 @@
 //   - mongodb://… or mongodb+srv://… MongoDB (or FerretDB) through
 //     [mongostore]; the database is the URL's path, [DefaultMongoDatabase]
 //     if none.
+//   - redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss://… Redis or Valkey
+//     through redisstore; the key_prefix query parameter sets the store's
+//     key prefix.
 //
 // The scheme is matched case-insensitively. SQL schemas and MongoDB indexes
 // are created (migrated) when the store opens.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
+	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
@@ -21,6 +22,7 @@ import (
 	"github.com/oauthstore/oauthstore/gormstore"
 	"github.com/oauthstore/oauthstore/memstore"
 	"github.com/oauthstore/oauthstore/mongostore"
+	"github.com/oauthstore/oauthstore/redisstore"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -29,7 +31,7 @@ import (
 const DefaultMongoDatabase = "oauthstore"
 
 // Schemes lists the DSN forms [Open] accepts, for usage and error messages.
-const Schemes = "memory:, sqlite:PATH, postgres://…, mysql://USER:PASS@HOST:PORT/DB, mongodb://…"
+const Schemes = "memory:, sqlite:PATH, postgres://…, mysql://USER:PASS@HOST:PORT/DB, mongodb://…, redis://…"
 
 // hidden replaces a DSN that cannot be shown without risking a password.
 const hidden = "(DSN not shown: it may hold a password)"
@@ -102,6 +104,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (s storage.Storage, c
 		return openGorm(ctx, mysql.Open(d), c)
 	case "mongodb", "mongodb+srv":
 		return openMongo(ctx, dsn, c)
+	case "redis", "rediss":
+		return openRedis(ctx, dsn, c)
 	}
 	return nil, nil, fmt.Errorf("dsn: unknown scheme %q (%s)", scheme, Schemes)
 }
@@ -189,6 +193,35 @@ func openMongo(ctx context.Context, dsn string, c config) (storage.Storage, func
 		return nil, nil, err
 	}
 	return s, closeFn, nil
+}
+
+// openRedis opens a redisstore on a redis:// or rediss:// URL
+// (redis://[USER:PASSWORD@]HOST:PORT[/DB]); an optional key_prefix query
+// parameter sets the store's key prefix (redisstore.WithKeyPrefix).
+func openRedis(ctx context.Context, dsn string, c config) (storage.Storage, func() error, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dsn: redis: malformed URL %s", Redact(dsn))
+	}
+	q := u.Query()
+	prefix := q.Get("key_prefix")
+	q.Del("key_prefix")
+	u.RawQuery = q.Encode()
+	o, err := redis.ParseURL(u.String())
+	if err != nil {
+		return nil, nil, fmt.Errorf("dsn: redis: malformed URL %s", Redact(dsn))
+	}
+	client := redis.NewClient(o)
+	opts := []redisstore.Option{redisstore.WithClock(c.clock), redisstore.WithHasher(c.hasher), redisstore.WithReuseInterval(c.reuse)}
+	if prefix != "" {
+		opts = append(opts, redisstore.WithKeyPrefix(prefix))
+	}
+	s, err := redisstore.New(ctx, client, opts...)
+	if err != nil {
+		_ = client.Close()
+		return nil, nil, fmt.Errorf("dsn: redis %s: %w", Redact(dsn), err)
+	}
+	return s, client.Close, nil
 }
 
 // Redact returns dsn fit for a log or an error message: memory: and sqlite:

@@ -3,6 +3,7 @@ package dsn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	gomysql "github.com/go-sql-driver/mysql"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/oauthstore/oauthstore/internal/testenv"
 	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/redisstore"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -208,4 +212,37 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.CloseMongo()
 	os.Exit(code)
+}
+
+// A redis:// DSN opens a redisstore with the key prefix it names, on the
+// server of OAUTHSTORE_TEST_REDIS_ADDR or an embedded miniredis.
+func TestOpenRedis(t *testing.T) {
+	addr := os.Getenv("OAUTHSTORE_TEST_REDIS_ADDR")
+	if addr == "" {
+		addr = miniredis.RunT(t).Addr()
+	}
+	prefix := fmt.Sprintf("dsn-test-%d", time.Now().UnixNano())
+	ctx := context.Background()
+	s, closeFn, err := Open(ctx, "redis://"+addr+"/0?key_prefix="+prefix, WithHasher(secret.Fast()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	if _, ok := s.(*redisstore.Store); !ok {
+		t.Fatalf("redis:// opened a %T", s)
+	}
+	c := &models.Client{ClientID: "c", ClientSecret: "s3cret", RedirectURIs: []string{"https://app.example/cb"}}
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.DeleteClient(ctx, "c") })
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	keys, err := rdb.Keys(ctx, "{"+prefix+"}*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("no key under the DSN's key prefix %q (keys %v, err %v)", prefix, keys, err)
+	}
+	if _, _, err := Open(ctx, "redis://user:hunter2@127.0.0.1:1/0?dial_timeout=1s"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("an unreachable redis DSN: err = %v: want an error without the password", err)
+	}
 }
