@@ -172,5 +172,6 @@ func targets() []*target {
 	all = append(all, memoryTargets()...)
 	all = append(all, sqlTargets()...)
 	all = append(all, mongoTargets()...)
+	all = append(all, redisTargets()...)
 	return all
 }
