@@ -278,15 +278,9 @@ func (a *app) openStore(ctx context.Context) (storage.Storage, func(), error) {
 	}, nil
 }
 
-// manager returns the store's client management, or an error saying the
-// backend has none.
-func manager(s storage.Storage) (storage.ClientManager, error) {
-	m, ok := s.(storage.ClientManager)
-	if !ok {
-		return nil, fmt.Errorf("this backend (%T) does not support client management (storage.ClientManager)", s)
-	}
-	return m, nil
-}
+// manager returns the store's client management (part of every
+// storage.Storage).
+func manager(s storage.Storage) (storage.ClientManager, error) { return s, nil }
 
 // printJSON prints v as indented JSON on stdout.
 func (a *app) printJSON(v any) error {
