@@ -1010,8 +1010,10 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	if grantID == "" {
-		return fmt.Errorf("%s %q: %w", op, grantID, storage.ErrNotFound)
+	if !backendkit.LookupID(grantID) {
+		// Never stored, and a server may refuse such a value (FerretDB on
+		// PostgreSQL rejects NUL) instead of finding nothing.
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
 	byGrant := bson.D{{Key: "grant_id", Value: grantID}}
 	codes, err := s.codes.UpdateMany(ctx, byGrant, bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}})

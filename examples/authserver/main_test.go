@@ -3,15 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/oauthstore/oauthstore/examples/authserver/internal/app"
 	"github.com/oauthstore/oauthstore/internal/dsn"
 	"github.com/oauthstore/oauthstore/secret"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) {
@@ -116,6 +120,34 @@ func TestServeRefusesNonLoopbackAddr(t *testing.T) {
 		err := run(args, &out)
 		if err == nil || !strings.Contains(err.Error(), "-unsafe-listen-any") {
 			t.Errorf("run(%q) = %v", args, err)
+		}
+	}
+}
+
+// The walkthrough on Redis through -dsn redis://: the server at
+// OAUTHSTORE_TEST_REDIS_ADDR, or an embedded miniredis without it, under a
+// key prefix of its own.
+func TestRunWalkthroughRedis(t *testing.T) {
+	addr := os.Getenv("OAUTHSTORE_TEST_REDIS_ADDR")
+	if addr == "" {
+		addr = miniredis.RunT(t).Addr()
+	}
+	prefix := fmt.Sprintf("walkthrough-%d", time.Now().UnixNano())
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if keys, _ := rdb.Keys(ctx, "{"+prefix+"}*").Result(); len(keys) > 0 {
+			_ = rdb.Del(ctx, keys...).Err()
+		}
+		_ = rdb.Close()
+	})
+	var out bytes.Buffer
+	if err := run([]string{"-walkthrough", "-dsn", "redis://" + addr + "/0?key_prefix=" + prefix}, &out); err != nil {
+		t.Fatalf("-walkthrough on redis: %v\n%s", err, out.String())
+	}
+	for _, s := range []string{"backend redis://", "[6] Old refresh token replayed: reuse detected", "[10] Purged", "Done:"} {
+		if !strings.Contains(out.String(), s) {
+			t.Fatalf("%q missing from:\n%s", s, out.String())
 		}
 	}
 }
