@@ -47,6 +47,9 @@ type queries struct {
 	// transaction then reads it with tokenByRefresh and inserts the next
 	// pair with insertToken).
 	rotateOld string
+	// rotateOld returning the pair (PostgreSQL, SQLite 3.35+), so that the
+	// transaction needs no read of it; empty on MySQL.
+	rotateOldReturning string
 	// Grants: revoke a grant's tokens, mark its unused codes used, and
 	// tell whether any record of it is stored.
 	revokeGrantTokens, revokeGrantCodes, hasGrant string
@@ -89,6 +92,7 @@ func queriesFor(d dialect, t tables, batch int) queries {
 	}
 	if d != mysqlDialect {
 		q.consumeCodeReturning = q.consumeCode + " RETURNING " + codeColumns
+		q.rotateOldReturning = q.rotateOld + " RETURNING " + tokenColumns + ", rotated_at_ms"
 	}
 	// Client IDs are ordered and compared byte for byte: SQLite's BINARY
 	// collation and MySQL's VARBINARY do it; PostgreSQL is told to with
@@ -154,7 +158,7 @@ func (q *queries) data() []string {
 		q.listClients, q.listClientsByUser, q.revokeClientTokens, q.revokeClientCodes, q.hasClientRecords,
 	}
 	if q.consumeCodeReturning != "" {
-		out = append(out, q.consumeCodeReturning)
+		out = append(out, q.consumeCodeReturning, q.rotateOldReturning)
 	}
 	return out
 }

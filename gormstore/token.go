@@ -65,7 +65,12 @@ func (s *Store) readToken(ctx context.Context, query, credential string) (t *mod
 
 // readTokenOn is readToken on db: the data session or a transaction of it.
 func readTokenOn(ctx context.Context, db *gorm.DB, query, credential string) (t *models.Token, rotatedAt time.Time, ok bool, err error) {
-	row := statement(ctx, db, query, []any{secret.Digest(credential)}).Row()
+	return scanToken(statement(ctx, db, query, []any{secret.Digest(credential)}).Row())
+}
+
+// scanToken reads a row of tokenColumns and rotated_at_ms; ok is false if
+// there is none.
+func scanToken(row *sql.Row) (t *models.Token, rotatedAt time.Time, ok bool, err error) {
 	var (
 		r               models.Token
 		issuedMS, expMS int64
@@ -270,24 +275,37 @@ func (s *Store) rotate(ctx context.Context, refreshToken string, n models.Token,
 	err = retry(ctx, func() error {
 		won = false
 		return s.data.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			res := execOn(ctx, tx, s.q.rotateOld,
-				ms(backendkit.Truncate(now)), rotatedMS(now), secret.Digest(refreshToken), ceilMS(now))
-			if res.Error != nil || res.RowsAffected == 0 {
-				return res.Error
-			}
-			old, _, ok, err := readTokenOn(ctx, tx, s.q.tokenByRefresh, refreshToken)
-			switch {
-			case err != nil:
-				return err
-			case !ok: // cannot happen: the UPDATE holds the row
-				return errors.New("the rotated pair vanished inside its transaction")
+			args := []any{ms(backendkit.Truncate(now)), rotatedMS(now), secret.Digest(refreshToken), ceilMS(now)}
+			var old *models.Token
+			if s.returning {
+				// One statement decides and returns the pair.
+				var ok bool
+				var err error
+				old, _, ok, err = scanToken(statement(ctx, tx, s.q.rotateOldReturning, args).Row())
+				if err != nil || !ok {
+					return err
+				}
+			} else {
+				res := execOn(ctx, tx, s.q.rotateOld, args...)
+				if res.Error != nil || res.RowsAffected == 0 {
+					return res.Error
+				}
+				var ok bool
+				var err error
+				old, _, ok, err = readTokenOn(ctx, tx, s.q.tokenByRefresh, refreshToken)
+				switch {
+				case err != nil:
+					return err
+				case !ok: // cannot happen: the UPDATE holds the row
+					return errors.New("the rotated pair vanished inside its transaction")
+				}
 			}
 			next := n // Successor sets an empty GrantID; a retry starts afresh
 			if err := backendkit.Successor(old, &next); err != nil {
 				return err
 			}
 			refreshDigest, refreshExpMS := refreshColumns(&next)
-			res = execOn(ctx, tx, s.q.insertToken,
+			res := execOn(ctx, tx, s.q.insertToken,
 				secret.Digest(next.AccessToken), refreshDigest, next.ClientID, next.Scope, next.TokenType, next.UserID, next.GrantID,
 				ms(next.IssuedAt), ms(next.ExpiresAt()), refreshExpMS, ms(backendkit.PurgeAt(&next)))
 			if res.Error != nil {
