@@ -1,6 +1,7 @@
 package backendkit
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -88,4 +89,27 @@ func (a *ClientAuth) Verify(op, clientID string, found bool, s Secrets, secretVa
 		return nil
 	}
 	return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrInvalidSecret)
+}
+
+// HashNewSecret does for [storage.ClientManager.RotateClientSecret] what
+// every backend must do before it looks the client up: it returns ctx's
+// error if ctx is done, validates newSecret ([CheckNewSecret]), hashes it,
+// and checks ctx again, so that a call cancelled during the slow hash
+// writes nothing. op names the operation in errors, which never contain
+// the secret.
+func (a *ClientAuth) HashNewSecret(ctx context.Context, op, clientID, newSecret string) (string, error) {
+	if err := CtxErr(ctx, op); err != nil {
+		return "", err
+	}
+	if err := CheckNewSecret(clientID, newSecret); err != nil {
+		return "", fmt.Errorf("%s: %w", op, err)
+	}
+	h, err := a.Hash(op, clientID, newSecret)
+	if err != nil {
+		return "", err
+	}
+	if err := CtxErr(ctx, op); err != nil {
+		return "", err
+	}
+	return h, nil
 }

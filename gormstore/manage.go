@@ -65,17 +65,8 @@ func (s *Store) changedClient(ctx context.Context, op, clientID string, res *gor
 // hash is bound as a [redacted] value.
 func (s *Store) RotateClientSecret(ctx context.Context, clientID, newSecret string, previousValidUntil time.Time) error {
 	const op = "rotate client secret"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
-		return err
-	}
-	if err := backendkit.CheckNewSecret(clientID, newSecret); err != nil {
-		return fmt.Errorf("gormstore: %w", err)
-	}
-	h, err := s.auth.Hash("gormstore: "+op, clientID, newSecret)
+	h, err := s.auth.HashNewSecret(ctx, "gormstore: "+op, clientID, newSecret)
 	if err != nil {
-		return err
-	}
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
 	if !backendkit.LookupID(clientID) {

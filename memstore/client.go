@@ -170,17 +170,8 @@ func (s *Store) UpdateClient(ctx context.Context, c *models.Client) error {
 // hashed before the client is looked up.
 func (s *Store) RotateClientSecret(ctx context.Context, clientID, newSecret string, previousValidUntil time.Time) error {
 	const op = "memstore: rotate client secret"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	if err := backendkit.CheckNewSecret(clientID, newSecret); err != nil {
-		return fmt.Errorf("memstore: %w", err)
-	}
-	h, err := s.auth.Hash(op, clientID, newSecret)
+	h, err := s.auth.HashNewSecret(ctx, op, clientID, newSecret)
 	if err != nil {
-		return err
-	}
-	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	s.clientsMu.Lock()

@@ -177,17 +177,8 @@ func (s *Store) UpdateClient(ctx context.Context, c *models.Client) error {
 // that of two concurrent rotations neither is lost.
 func (s *Store) RotateClientSecret(ctx context.Context, clientID, newSecret string, previousValidUntil time.Time) error {
 	const op = "redisstore: rotate client secret"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	if err := backendkit.CheckNewSecret(clientID, newSecret); err != nil {
-		return fmt.Errorf("redisstore: %w", err)
-	}
-	h, err := s.auth.Hash(op, clientID, newSecret)
+	h, err := s.auth.HashNewSecret(ctx, op, clientID, newSecret)
 	if err != nil {
-		return err
-	}
-	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
 	for range secretAttempts {
