@@ -55,6 +55,20 @@
 //     unused codes unusable, is idempotent, and is [storage.ErrNotFound]
 //     for an unknown or purged grant; a rotated pair stays recognisable as
 //     reused until its refresh lifetime ends.
+//   - Manage: UpdateClient replaces a registration and keeps the secrets;
+//     RotateClientSecret keeps the previous secret valid until the overlap
+//     ends (its end included), drops the oldest on a second rotation and
+//     makes a public client confidential; RemoveClientSecrets makes it
+//     public; ListClients pages in bytewise client ID order, filters by
+//     owner, refuses bad limits and is stable under inserts between pages
+//     and from another goroutine; RevokeClientTokens revokes a client's
+//     tokens and codes, whether or not the client is stored; Stats (when
+//     the store is a [storage.StatsReporter]) counts every state exactly.
+//   - Limits: every field accepted at its limit of storage/limits.go and
+//     read back byte for byte, refused one byte over it and with invalid
+//     UTF-8 or a NUL, with nothing written; list entries unique; lookups
+//     by values that could never be stored are [storage.ErrNotFound] by
+//     every method.
 //   - Isolation: records of several clients written interleaved each read
 //     back as their own; consuming or revoking one touches no other.
 //   - Purge: exact counts of codes past expiry (used or not) and of tokens
@@ -62,7 +76,7 @@
 //     and revoked unexpired tokens are kept; clients are never purged; a
 //     second purge deletes nothing; purged records are
 //     [storage.ErrNotFound].
-//   - Context: each of the fifteen methods, given a cancelled context or
+//   - Context: each of the fifteen methods of the data contract, given a cancelled context or
 //     one past its deadline, returns an error matching [context.Canceled]
 //     or [context.DeadlineExceeded] with [errors.Is] and writes nothing.
 //   - Secrets: no error contains a client secret, code or token (every

@@ -3,7 +3,7 @@
 //
 // [Storage] is the whole contract; [ClientStore], [AuthorizationCodeStore]
 // and [TokenStore] are its parts, for servers that need only one. Every
-// backend in this module (memstore, gormstore, mongostore) implements it,
+// backend in this module (memstore, gormstore, mongostore, redisstore) implements it,
 // and so must a third party's: the conformance package tests that it does.
 //
 // # Errors
@@ -29,6 +29,22 @@
 // digest (see the secret package); client secrets as a salted slow hash
 // (bcrypt by default). So a token read by its access token does not carry
 // its refresh token, and the reverse: storage cannot give it back.
+//
+// # Managing clients
+//
+// [ClientManager], part of [Storage], changes a registration
+// ([ClientManager.UpdateClient]), rotates a client secret with an overlap in
+// which both secrets work ([ClientManager.RotateClientSecret]), makes a
+// client public, lists clients by keyset pagination in bytewise client ID
+// order with an owner filter ([ClientManager.ListClients]), and revokes
+// everything a client holds ([ClientManager.RevokeClientTokens]).
+// [StatsReporter] is an optional interface that counts records by state.
+//
+// # Limits
+//
+// Every string a store accepts is valid UTF-8 without NUL, within the
+// sizes of [MaxIDLen] and its siblings, the same on every backend; above
+// them, [ErrInvalid] and nothing written.
 //
 // # Grants
 //
