@@ -1,6 +1,7 @@
 package backendkit
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -88,4 +89,18 @@ func AddCounts(a, b *storage.RecordCounts) {
 	a.LiveTokens += b.LiveTokens
 	a.RevokedTokens += b.RevokedTokens
 	a.ExpiredTokens += b.ExpiredTokens
+}
+
+// StartList does for [storage.ClientManager.ListClients] what every backend
+// must do before it reads: it returns ctx's error if ctx is done, and the
+// page size of q ([ListLimit]). op names the operation in errors.
+func StartList(ctx context.Context, op string, q storage.ClientQuery) (int, error) {
+	if err := CtxErr(ctx, op); err != nil {
+		return 0, err
+	}
+	limit, err := ListLimit(q)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	return limit, nil
 }

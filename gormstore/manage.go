@@ -101,12 +101,9 @@ func (s *Store) RemoveClientSecrets(ctx context.Context, clientID string) error 
 // the contract orders them), which indexes of that collation serve.
 func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage.ClientPage, error) {
 	const op = "list clients"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
-		return storage.ClientPage{}, err
-	}
-	limit, err := backendkit.ListLimit(q)
+	limit, err := backendkit.StartList(ctx, "gormstore: "+op, q)
 	if err != nil {
-		return storage.ClientPage{}, fmt.Errorf("gormstore: %w", err)
+		return storage.ClientPage{}, err
 	}
 	if q.After != "" && !backendkit.LookupID(q.After) {
 		// PostgreSQL cannot bind it; no stored ID has its form either.

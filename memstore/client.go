@@ -209,12 +209,9 @@ func (s *Store) RemoveClientSecrets(ctx context.Context, clientID string) error 
 // is full.
 func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage.ClientPage, error) {
 	const op = "memstore: list clients"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return storage.ClientPage{}, err
-	}
-	limit, err := backendkit.ListLimit(q)
+	limit, err := backendkit.StartList(ctx, op, q)
 	if err != nil {
-		return storage.ClientPage{}, fmt.Errorf("memstore: %w", err)
+		return storage.ClientPage{}, err
 	}
 	now := s.now()
 	s.clientsMu.RLock()

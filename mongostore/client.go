@@ -348,12 +348,9 @@ func (s *Store) RemoveClientSecrets(ctx context.Context, clientID string) error 
 // tells whether a next page exists.
 func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage.ClientPage, error) {
 	const op = "mongostore: list clients"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return storage.ClientPage{}, err
-	}
-	limit, err := backendkit.ListLimit(q)
+	limit, err := backendkit.StartList(ctx, op, q)
 	if err != nil {
-		return storage.ClientPage{}, fmt.Errorf("mongostore: %w", err)
+		return storage.ClientPage{}, err
 	}
 	filter := bson.D{}
 	if q.UserID != "" {

@@ -236,12 +236,9 @@ func (s *Store) RemoveClientSecrets(ctx context.Context, clientID string) error 
 // page's clients.
 func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage.ClientPage, error) {
 	const op = "redisstore: list clients"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return storage.ClientPage{}, err
-	}
-	limit, err := backendkit.ListLimit(q)
+	limit, err := backendkit.StartList(ctx, op, q)
 	if err != nil {
-		return storage.ClientPage{}, fmt.Errorf("redisstore: %w", err)
+		return storage.ClientPage{}, err
 	}
 	index := s.k.clients()
 	if q.UserID != "" {
