@@ -119,7 +119,7 @@ func NormalizeAuthorizationCode(c *models.AuthorizationCode) (models.Authorizati
 	v.credential("code", c.Code, true)
 	v.id("client ID", c.ClientID, true)
 	v.text("redirect URI", c.RedirectURI, storage.MaxRedirectURILen)
-	v.text("response type", c.ResponseType, storage.MaxShortLen)
+	v.text("response type", string(c.ResponseType), storage.MaxShortLen)
 	v.text("scope", c.Scope, storage.MaxScopeLen)
 	v.text("code challenge", c.CodeChallenge, storage.MaxCodeChallengeLen)
 	v.text("nonce", c.Nonce, storage.MaxNonceLen)

@@ -255,7 +255,7 @@ func (h *countingHasher) Verify(hash, s string) bool {
 }
 
 func TestClientAuthVerify(t *testing.T) {
-	h := &countingHasher{Hasher: secret.Fast()}
+	h := &countingHasher{Hasher: secret.ForTests()}
 	a := NewClientAuth(h)
 	cur, err := a.Hash("create client", "c", "current-secret")
 	if err != nil {

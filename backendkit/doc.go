@@ -4,6 +4,22 @@
 // and a fix to a rule reaches every backend at once. Users of a store never
 // need it; backend authors do.
 //
+// # Options and the first steps of every method
+//
+// A store keeps the options every backend has (WithClock, WithHasher,
+// WithDigestKeys, WithMinCredentialLength, WithReuseInterval) in an
+// [Options], so that each With function is one call of a Set method and
+// the options mean the same on every backend; its Store satisfies
+// [Backend].
+//
+// The steps every backend takes before it touches its records are helpers
+// too: [StartCreateClient], [StartUpdateClient], [StartByID], [StartList],
+// [Credentials.StartCreateCode], [Credentials.StartCreateToken],
+// [Credentials.StartRotate], [ClientAuth.SecretsOf] and
+// [ClientAuth.HashNewSecret]. [ClientAuth.Authenticate] is all of
+// AuthenticateClient but the read, [ClientWritten] the outcome of a write
+// to a client, and [Tally] the per-client counts of Stats.
+//
 // # Validating input
 //
 // [NormalizeClient], [NormalizeAuthorizationCode] and [NormalizeToken]
@@ -14,6 +30,16 @@
 // [storage.TokenStore.RotateToken], and [Successor] checks it against the
 // pair it replaces. Every error wraps [storage.ErrInvalid] and contains no
 // credential.
+//
+// # Digests and credential length
+//
+// A store never digests a code or token itself: it holds a [Credentials]
+// ([NewCredentials], from its WithDigestKeys and WithMinCredentialLength
+// options), writes [Credentials.Digest], and runs every lookup, consumption,
+// deletion and rotation through [Lookup], which tries the digest under
+// each key, current first, and stops at the first record found. The
+// Normalize methods of [Credentials] add the minimum length to the
+// functions above.
 //
 // # Judging stored records
 //

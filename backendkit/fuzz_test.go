@@ -84,7 +84,7 @@ func FuzzNormalizeAuthorizationCode(f *testing.F) {
 	f.Add("", "", "", "", "", "", "", "", "", "", int64(0))
 	f.Add("c\xff", "c\x00", "#", "x", "s", "plain-but-short", "plain", "\x00", "u", strings.Repeat("g", 300), int64(-1))
 	f.Fuzz(func(t *testing.T, code, client, uri, response, scope, challenge, method, nonce, user, grant string, lifeMS int64) {
-		c := &models.AuthorizationCode{Code: code, ClientID: client, RedirectURI: uri, ResponseType: response, Scope: scope,
+		c := &models.AuthorizationCode{Code: code, ClientID: client, RedirectURI: uri, ResponseType: models.ResponseType(response), Scope: scope,
 			CodeChallenge: challenge, CodeChallengeMethod: models.CodeChallengeMethod(method), Nonce: nonce, UserID: user,
 			GrantID: grant, AuthTime: time.Unix(1_900_000_000, 123_456_789), ExpiresIn: time.Duration(lifeMS) * time.Microsecond}
 		orig := *c

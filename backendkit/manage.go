@@ -92,8 +92,11 @@ func AddCounts(a, b *storage.RecordCounts) {
 }
 
 // StartList does for [storage.ClientManager.ListClients] what every backend
-// must do before it reads: it returns ctx's error if ctx is done, and the
-// page size of q ([ListLimit]). op names the operation in errors.
+// must do before it reads: it returns ctx's error if ctx is done, the page
+// size of q ([ListLimit]), and [storage.ErrInvalid] for a cursor q.After
+// that no client ID could equal ([LookupID]: too long, invalid UTF-8 or
+// NUL), which no page returned as Next and a database may refuse to bind.
+// op names the operation in errors, which do not contain the cursor.
 func StartList(ctx context.Context, op string, q storage.ClientQuery) (int, error) {
 	if err := CtxErr(ctx, op); err != nil {
 		return 0, err
@@ -101,6 +104,9 @@ func StartList(ctx context.Context, op string, q storage.ClientQuery) (int, erro
 	limit, err := ListLimit(q)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	if q.After != "" && !LookupID(q.After) {
+		return 0, fmt.Errorf("%s: cursor of %d bytes is not a client ID (too long, invalid UTF-8 or NUL): %w", op, len(q.After), storage.ErrInvalid)
 	}
 	return limit, nil
 }

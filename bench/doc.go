@@ -25,5 +25,5 @@
 //   - OAUTHSTORE_TEST_POSTGRES_DSN, OAUTHSTORE_TEST_MYSQL_DSN and
 //     OAUTHSTORE_TEST_MONGO_URI add those servers; benchmarks needing an
 //     unset one are skipped, or fail under OAUTHSTORE_TEST_REQUIRE=all.
-//     SQLite and an embedded FerretDB always run.
+//     SQLite and FerretDB (a child process) always run.
 package bench

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 )
 
 // LargeEnv enables the n=1M size when set to 1.
@@ -42,7 +42,7 @@ func sizeName(n int) string {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	processCleanup()
-	testenv.CloseMongo()
+	mongoenv.CloseMongo()
 	os.Exit(code)
 }
 

@@ -9,17 +9,15 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/oauthstore/oauthstore/backendkit"
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/mongostore"
 	"github.com/oauthstore/oauthstore/secret"
 )
 
-// mongostore on an embedded FerretDB (always) and on a real MongoDB (when
-// OAUTHSTORE_TEST_MONGO_URI is set or a Docker engine answers), against the
+// mongostore on FerretDB, a child process (always), and on a real MongoDB (when
+// OAUTHSTORE_TEST_MONGO_URI is set), against the
 // floor: one FindOne by _id, the access token's digest, decoded into a
 // struct with the fields mongostore reads.
 
@@ -30,12 +28,13 @@ type mongoBackend struct {
 
 func mongoBackends() []*mongoBackend {
 	return []*mongoBackend{
-		{db: "ferretdb", open: testenv.FerretDB},
-		{db: "mongodb", open: testenv.MongoDB},
+		{db: "ferretdb", open: mongoenv.FerretDB},
+		{db: "mongodb", open: mongoenv.MongoDB},
 	}
 }
 
-// tokenDoc mirrors mongostore's token document.
+// tokenDoc is what the floor decodes: the fields of mongostore's token
+// document that mongostore reads.
 type tokenDoc struct {
 	ID               string         `bson:"_id"`
 	Gen              bson.ObjectID  `bson:"gen"`
@@ -56,47 +55,6 @@ type tokenDoc struct {
 // every fixture has a database of its own.
 const tokensCollection = mongostore.DefaultCollectionPrefix + mongostore.TokensCollection
 
-// insertDocs stores tokens 0..n-1 of gen as mongostore's CreateToken would,
-// with InsertMany in batches. Only a faster way to fill a collection: every
-// measured operation goes through the store.
-func insertDocs(ctx context.Context, db *mongo.Database, n int, gen func(i int) *models.Token) error {
-	const batch = 1000
-	coll := db.Collection(tokensCollection)
-	docs := make([]any, 0, batch)
-	for start := 0; start < n; start += batch {
-		docs = docs[:0]
-		for i := start; i < min(n, start+batch); i++ {
-			t, err := backendkit.NormalizeToken(gen(i))
-			if err != nil {
-				return err
-			}
-			d := tokenDoc{
-				ID:        secret.Digest(t.AccessToken),
-				Gen:       bson.NewObjectID(),
-				ClientID:  t.ClientID,
-				GrantID:   t.GrantID,
-				Scope:     t.Scope,
-				TokenType: t.TokenType,
-				UserID:    t.UserID,
-				IssuedAt:  bson.NewDateTimeFromTime(t.IssuedAt),
-				ExpiresAt: bson.NewDateTimeFromTime(t.ExpiresAt()),
-				PurgeAt:   bson.NewDateTimeFromTime(backendkit.PurgeAt(&t)),
-				Revoked:   t.Revoked,
-			}
-			if t.RefreshToken != "" {
-				d.Refresh = secret.Digest(t.RefreshToken)
-				r := bson.NewDateTimeFromTime(t.RefreshTokenExpiresAt())
-				d.RefreshExpiresAt = &r
-			}
-			docs = append(docs, d)
-		}
-		if _, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
-			return fmt.Errorf("inserting batch at %d: %w", start, err)
-		}
-	}
-	return nil
-}
-
 func (mb *mongoBackend) openStore(t testing.TB, opts ...mongostore.Option) (*mongostore.Store, *mongo.Database) {
 	t.Helper()
 	db := mb.open(t)
@@ -113,7 +71,7 @@ func (mb *mongoBackend) fixture(tb testing.TB, n int) *fixture {
 		ctx := context.Background()
 		s, db := mb.openStore(t)
 		space := newSpace()
-		err := insertDocs(ctx, db, n, func(i int) *models.Token {
+		err := importTokens(ctx, s, n, func(i int) *models.Token {
 			tok := tokenAt(space, uint64(i), "")
 			return newToken(&tok)
 		})
@@ -159,13 +117,13 @@ func mongoTargets() []*target {
 		}
 		tg.purger = func(tb testing.TB) *purgeFixture {
 			return once(tb, "mongostore/"+mb.db+"/purge", func(t testing.TB) *purgeFixture {
-				s, db := mb.openStore(t)
+				s, _ := mb.openStore(t)
 				// PurgeExpired reads expired ids and deletes them in
 				// batches, collection by collection; the whole call is
 				// timed, an upper bound of its longest statement.
 				p := &purgeFixture{s: s, wholeCall: true}
 				p.fill = func(ctx context.Context, space uint32, n int, expired bool) error {
-					return insertDocs(ctx, db, n, func(i int) *models.Token { return purgeToken(space, uint64(i), expired) })
+					return importTokens(ctx, s, n, func(i int) *models.Token { return purgeToken(space, uint64(i), expired) })
 				}
 				return p.setUp(t)
 			})

@@ -5,13 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
-	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/gormstore"
 	"github.com/oauthstore/oauthstore/internal/testenv"
 	"github.com/oauthstore/oauthstore/models"
@@ -71,76 +69,6 @@ func (sb *sqlBackend) openStore(t testing.TB, opts ...gormstore.Option) (*gormst
 	return s, gdb, sqlDB
 }
 
-// insertTokens stores tokens 0..n-1 of gen in gormstore's table with
-// multi-row INSERTs in one transaction, each row computed exactly as
-// gormstore's CreateToken computes it (the same normalisation, digests and
-// millisecond instants). It is only a faster way to fill a table: every
-// measured operation goes through the store.
-func (sb *sqlBackend) insertTokens(ctx context.Context, db *sql.DB, n int, gen func(i int) *models.Token) error {
-	const perStmt = 500
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close() }()
-	if sb.db == "sqlite" {
-		// Inserting into the two random-order digest indexes is bound by
-		// SQLite's page cache (2 MB by default); a larger one for the
-		// filling connection alone makes the 1M fill several times faster.
-		// It is set back before the connection returns to the pool, so
-		// the store and the floor run with the default.
-		if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -524288"); err != nil {
-			return err
-		}
-		defer func() { _, _ = conn.ExecContext(context.Background(), "PRAGMA cache_size = -2000") }()
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	var q strings.Builder
-	args := make([]any, 0, perStmt*11)
-	for start := 0; start < n; start += perStmt {
-		q.Reset()
-		args = args[:0]
-		q.WriteString("INSERT INTO " + tokensTable + " (access_digest, refresh_digest, client_id, scope, token_type, user_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked, purge_at_ms, grant_id) VALUES ")
-		for i := start; i < min(n, start+perStmt); i++ {
-			t, err := backendkit.NormalizeToken(gen(i))
-			if err != nil {
-				return err
-			}
-			if i > start {
-				q.WriteString(", ")
-			}
-			q.WriteByte('(')
-			for c := range 9 {
-				q.WriteString(sb.placeholder(len(args) + c + 1))
-				q.WriteString(", ")
-				if c == 8 {
-					q.WriteString("FALSE, ")
-				}
-			}
-			q.WriteString(sb.placeholder(len(args) + 10))
-			q.WriteString(", ")
-			q.WriteString(sb.placeholder(len(args) + 11))
-			q.WriteByte(')')
-			refreshDigest := sql.NullString{}
-			refreshExp := sql.NullInt64{}
-			if t.RefreshToken != "" {
-				refreshDigest = sql.NullString{String: secret.Digest(t.RefreshToken), Valid: true}
-				refreshExp = sql.NullInt64{Int64: t.RefreshTokenExpiresAt().UnixMilli(), Valid: true}
-			}
-			args = append(args, secret.Digest(t.AccessToken), refreshDigest, t.ClientID, t.Scope, t.TokenType, t.UserID,
-				t.IssuedAt.UnixMilli(), t.ExpiresAt().UnixMilli(), refreshExp, backendkit.PurgeAt(&t).UnixMilli(), t.GrantID)
-		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("bulk insert at row %d: %w", start, err)
-		}
-	}
-	return tx.Commit()
-}
-
 // floorScan runs the floor query on row and returns the client ID; it reads
 // every column gormstore reads.
 func floorScan(row *sql.Row) (string, error) {
@@ -168,7 +96,7 @@ func (sb *sqlBackend) fixture(tb testing.TB, n int) *fixture {
 		ctx := context.Background()
 		s, gdb, db := sb.openStore(t)
 		space := newSpace()
-		err := sb.insertTokens(ctx, db, n, func(i int) *models.Token {
+		err := importTokens(ctx, s, n, func(i int) *models.Token {
 			tok := tokenAt(space, uint64(i), "")
 			return newToken(&tok)
 		})
@@ -231,14 +159,14 @@ func sqlTargets() []*target {
 // timed through gorm callbacks.
 func (sb *sqlBackend) purger(tb testing.TB) *purgeFixture {
 	return once(tb, "gormstore/"+sb.db+"/purge", func(t testing.TB) *purgeFixture {
-		s, gdb, db := sb.openStore(t)
+		s, gdb, _ := sb.openStore(t)
 		st := &stmtTimer{}
 		if err := timeStatements(gdb, st); err != nil {
 			t.Fatal(err)
 		}
 		p := &purgeFixture{s: s, stmts: st}
 		p.fill = func(ctx context.Context, space uint32, n int, expired bool) error {
-			return sb.insertTokens(ctx, db, n, func(i int) *models.Token { return purgeToken(space, uint64(i), expired) })
+			return importTokens(ctx, s, n, func(i int) *models.Token { return purgeToken(space, uint64(i), expired) })
 		}
 		return p.setUp(t)
 	})

@@ -188,3 +188,34 @@ func (s statsMiscount) Stats(ctx context.Context) (*storage.Stats, error) {
 	}
 	return st, err
 }
+
+// listAnyCursor takes any cursor as a position in bytewise order, as a
+// store whose database binds any bytes does, instead of refusing one no
+// client ID could equal.
+type listAnyCursor struct{ *memstore.Store }
+
+func (s listAnyCursor) ListClients(ctx context.Context, q storage.ClientQuery) (storage.ClientPage, error) {
+	if q.After == "" || backendkit.LookupID(q.After) {
+		return s.Store.ListClients(ctx, q)
+	}
+	limit, err := backendkit.ListLimit(q)
+	if err != nil {
+		return storage.ClientPage{}, err
+	}
+	all, err := s.Store.ListClients(ctx, storage.ClientQuery{Limit: storage.MaxListLimit, UserID: q.UserID})
+	if err != nil {
+		return storage.ClientPage{}, err
+	}
+	var page storage.ClientPage
+	for _, c := range all.Clients {
+		if c.ClientID <= q.After {
+			continue
+		}
+		if len(page.Clients) == limit {
+			page.Next = page.Clients[limit-1].ClientID
+			break
+		}
+		page.Clients = append(page.Clients, c)
+	}
+	return page, nil
+}

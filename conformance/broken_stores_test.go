@@ -406,12 +406,22 @@ type dumper struct {
 	storage.Storage
 	plaintext bool
 	noTokens  bool // leaves the token table out of the dump
-	mu        sync.Mutex
-	buf       bytes.Buffer
+	// digest is what the store persists for a credential: secret.Digest
+	// if nil.
+	digest func(string) string
+	mu     sync.Mutex
+	buf    bytes.Buffer
 }
 
 func newDumper(s storage.Storage, plaintext bool) *dumper {
 	return &dumper{Storage: s, plaintext: plaintext}
+}
+
+func (s *dumper) digestOf(v string) string {
+	if s.digest != nil {
+		return s.digest(v)
+	}
+	return secret.Digest(v)
 }
 
 func (s *dumper) record(format string, args ...any) {
@@ -435,7 +445,7 @@ func (s *dumper) CreateClient(ctx context.Context, c *models.Client) error {
 func (s *dumper) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	err := s.Storage.CreateAuthorizationCode(ctx, c)
 	if err == nil {
-		s.record("code %s %s %s", secret.Digest(c.Code), c.ClientID, c.AuthTime)
+		s.record("code %s %s %s", s.digestOf(c.Code), c.ClientID, c.AuthTime)
 	}
 	return err
 }
@@ -446,9 +456,9 @@ func (s *dumper) CreateToken(ctx context.Context, t *models.Token) error {
 		switch {
 		case s.noTokens:
 		case s.plaintext: // a plaintext column beside the digest
-			s.record("token %s %s %s %s", secret.Digest(t.AccessToken), secret.Digest(t.RefreshToken), t.RefreshToken, t.ClientID)
+			s.record("token %s %s %s %s", s.digestOf(t.AccessToken), s.digestOf(t.RefreshToken), t.RefreshToken, t.ClientID)
 		default:
-			s.record("token %s %s %s", secret.Digest(t.AccessToken), secret.Digest(t.RefreshToken), t.ClientID)
+			s.record("token %s %s %s", s.digestOf(t.AccessToken), s.digestOf(t.RefreshToken), t.ClientID)
 		}
 	}
 	return err

@@ -32,6 +32,10 @@ type variant struct {
 	newStore func(clock func() time.Time) storage.Storage
 	// reuse, instead of newStore, makes the variant run RunReuseInterval.
 	reuse func(clock func() time.Time, interval time.Duration) storage.Storage
+	// keyed, instead of newStore, makes the variant run RunKeyed; minLen,
+	// RunMinCredentialLength.
+	keyed  func(clock func() time.Time, keys *secret.Keyed) storage.Storage
+	minLen func(clock func() time.Time, n int) storage.Storage
 	// wantFail lists subtests (below Run) that must fail; empty for a
 	// control, which must pass.
 	wantFail []string
@@ -41,7 +45,7 @@ type variant struct {
 }
 
 func mem(clock func() time.Time) *memstore.Store {
-	return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()))
+	return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.ForTests()))
 }
 
 var variants = []variant{
@@ -164,7 +168,7 @@ var variants = []variant{
 	{
 		name: "hash-truncates-at-72-bytes",
 		newStore: func(clock func() time.Time) storage.Storage {
-			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(truncatingHasher{secret.Fast()}))
+			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(truncatingHasher{secret.ForTests()}))
 		},
 		wantFail: []string{"Client/AuthenticateWrongSecret"},
 	},
@@ -273,7 +277,7 @@ var variants = []variant{
 	{
 		name: "control/reuse-interval",
 		reuse: func(clock func() time.Time, interval time.Duration) storage.Storage {
-			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()), memstore.WithReuseInterval(interval))
+			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.ForTests()), memstore.WithReuseInterval(interval))
 		},
 		wantPass: []string{"ReplayWithin", "ConcurrentWithin", "RevokedHasNoInterval"},
 	},
@@ -314,6 +318,11 @@ var variants = []variant{
 		wantFail: []string{"Manage/RevokeClientTokens"},
 	},
 	{
+		name:     "list-clients-any-cursor",
+		newStore: func(clock func() time.Time) storage.Storage { return listAnyCursor{mem(clock)} },
+		wantFail: []string{"Manage/ListInvalidCursor"},
+	},
+	{
 		name:     "stats-miscount",
 		newStore: func(clock func() time.Time) storage.Storage { return statsMiscount{mem(clock)} },
 		wantFail: []string{"Manage/Stats"},
@@ -328,7 +337,7 @@ var variants = []variant{
 // pattern selects the whole suite for a control, and for a broken variant
 // the groups in which subtests must fail, to keep the test fast.
 func (v variant) pattern() string {
-	if len(v.wantFail) == 0 || v.reuse != nil {
+	if len(v.wantFail) == 0 || v.reuse != nil || v.keyed != nil || v.minLen != nil {
 		return "^" + helperName + "$"
 	}
 	var groups []string
@@ -351,9 +360,20 @@ func TestBrokenStoreHelper(t *testing.T) {
 	if i < 0 {
 		t.Fatalf("unknown variant %q", name)
 	}
-	if v := variants[i]; v.reuse != nil {
+	switch v := variants[i]; {
+	case v.reuse != nil:
 		conformance.RunReuseInterval(t, func(t *testing.T, clock func() time.Time, interval time.Duration) storage.Storage {
 			return v.reuse(clock, interval)
+		})
+		return
+	case v.keyed != nil:
+		conformance.RunKeyed(t, func(t *testing.T, clock func() time.Time, keys *secret.Keyed) storage.Storage {
+			return v.keyed(clock, keys)
+		})
+		return
+	case v.minLen != nil:
+		conformance.RunMinCredentialLength(t, func(t *testing.T, clock func() time.Time, n int) storage.Storage {
+			return v.minLen(clock, n)
 		})
 		return
 	}

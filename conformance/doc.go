@@ -99,7 +99,7 @@
 //	func TestConformance(t *testing.T) {
 //		conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
 //			s, err := mystore.Open(ctx, dsn, mystore.WithClock(clock),
-//				mystore.WithHasher(secret.Fast()), mystore.WithPrefix(uniqueName(t)))
+//				mystore.WithHasher(secret.ForTests()), mystore.WithPrefix(uniqueName(t)))
 //			if err != nil {
 //				t.Fatal(err)
 //			}
@@ -109,7 +109,7 @@
 //	}
 //
 // The store must use clock for every expiry decision, never time.Now or the
-// database's NOW(). Use a cheap hasher such as secret.Fast() so that the
+// database's NOW(). Use a cheap hasher such as secret.ForTests() so that the
 // bcrypt-heavy client cases stay fast.
 //
 // 2. Optionally, let the suite read what the store persisted: return a
@@ -138,6 +138,30 @@
 // millisecond later revokes the grant; concurrent rotations within the
 // interval leave the winner's pair live; a pair revoked by RevokeToken has
 // no interval.
+//
+// # Keyed digests and key rotation
+//
+// A store may key codes and tokens by a keyed digest (HMAC-SHA-256 under a
+// server key, see [secret.Keyed]) so that a leaked database alone cannot
+// be checked against guessed credentials; every backend of this module
+// offers it (WithDigestKeys). [RunKeyed] tests it with a [NewKeyedStore]:
+// the groups Code, Token, Grant, Purge and Secrets again on a keyed store
+// (a [RawDumper] must persist the keyed digest of each credential and
+// never its plain [secret.Digest]), then KeyRotation: after
+// [secret.Keyed.SetKeys] adds a new current key, every operation still
+// finds the records written under the older key, exactly one of
+// concurrent consumers or rotators wins, new records are written under
+// the new key, and once the older key is removed its records are no
+// longer found. The store must read the keys on every call.
+//
+// # Minimum credential length
+//
+// A store may reject short codes and tokens (WithMinCredentialLength in
+// this module's backends). [RunMinCredentialLength] tests it with a
+// [NewStoreWithMinLength]: at the minimum, codes, access tokens and
+// refresh tokens are accepted; a byte shorter, CreateAuthorizationCode,
+// CreateToken and RotateToken fail with [storage.ErrInvalid] and write
+// nothing, and a pair whose rotation was refused stays live.
 //
 // # Isolation
 //

@@ -20,7 +20,7 @@ func ExampleRun() {
 		conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
 			// An empty store of its own for every subtest, reading the
 			// suite's clock, with a cheap hasher to keep the suite fast.
-			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()))
+			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.ForTests()))
 		})
 	}
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -49,15 +50,22 @@ type harness struct {
 	rng   *rand.Rand
 	ctx   context.Context
 	creds []credential
+	// keys are the digest keys of a keyed store (RunKeyed); nil otherwise.
+	keys *secret.Keyed
 }
 
-func newHarness(t *testing.T, newStore NewStore, seed uint64) *harness {
+// newHarness returns the harness of one subtest; setup, if any, runs
+// before newStore is called.
+func newHarness(t *testing.T, newStore NewStore, seed uint64, setup ...func(h *harness)) *harness {
 	t.Helper()
 	h := &harness{
 		t:     t,
 		clock: newFakeClock(start),
 		rng:   rand.New(rand.NewPCG(seed, 0x6f61757468)),
 		ctx:   t.Context(),
+	}
+	for _, f := range setup {
+		f(h)
 	}
 	h.s = newStore(t, h.clock.now)
 	if h.s == nil {

@@ -124,7 +124,7 @@ func testLimitsCode(h *harness) {
 		{name: "code", max: storage.MaxCredentialLen, set: func(c *models.AuthorizationCode, v string) { c.Code = v }, cred: true},
 		{name: "client ID", max: storage.MaxIDLen, set: func(c *models.AuthorizationCode, v string) { c.ClientID = v }},
 		{name: "redirect URI", max: storage.MaxRedirectURILen, set: func(c *models.AuthorizationCode, v string) { c.RedirectURI = v }},
-		{name: "response type", max: storage.MaxShortLen, set: func(c *models.AuthorizationCode, v string) { c.ResponseType = v }},
+		{name: "response type", max: storage.MaxShortLen, set: func(c *models.AuthorizationCode, v string) { c.ResponseType = models.ResponseType(v) }},
 		{name: "scope", max: storage.MaxScopeLen, set: func(c *models.AuthorizationCode, v string) { c.Scope = v }},
 		{name: "code challenge", max: storage.MaxCodeChallengeLen, set: func(c *models.AuthorizationCode, v string) {
 			c.CodeChallenge, c.CodeChallengeMethod = v, models.CodeChallengePlain

@@ -27,6 +27,7 @@ var manageTests = []testCase{
 	{"ListPages", testManageListPages},
 	{"ListByOwner", testManageListByOwner},
 	{"ListInvalid", testManageListInvalid},
+	{"ListInvalidCursor", testManageListInvalidCursor},
 	{"ListStableUnderInserts", testManageListStable},
 	{"RevokeClientTokens", testManageRevokeClientTokens},
 	{"Stats", testManageStats},
@@ -349,6 +350,39 @@ func testManageListInvalid(h *harness) {
 	h.must(err, "ListClients with the largest limit")
 	if len(p.Clients) != 0 || p.Next != "" {
 		h.t.Errorf("ListClients of an empty store = %d clients, Next %q", len(p.Clients), p.Next)
+	}
+}
+
+// A cursor no client ID could equal (invalid UTF-8, a NUL, longer than
+// storage.MaxIDLen) is ErrInvalid, with or without an owner filter, on
+// every backend alike: no page returned it as Next, and a database may
+// refuse to bind it. A cursor of a client ID's form at the limit, stored
+// or not, is not.
+func testManageListInvalidCursor(h *harness) {
+	c := h.newClient(false)
+	h.createClient(c)
+	for _, after := range []string{
+		"a\xffb",
+		c.ClientID + "\x00",
+		"\x00",
+		string([]byte{0xe6, 0x97}), // a truncated multi-byte sequence
+		strings.Repeat("a", storage.MaxIDLen+1),
+	} {
+		for _, owner := range []string{"", c.UserID} {
+			p, err := h.manager().ListClients(h.ctx, storage.ClientQuery{After: after, UserID: owner})
+			if !h.wantErr(err, storage.ErrInvalid, "ListClients after a cursor of %d bytes (%+.40q), owner %q", len(after), after, owner) {
+				h.t.Logf("it listed %d clients, Next %q", len(p.Clients), p.Next)
+			}
+		}
+	}
+	for _, after := range []string{strings.Repeat("\x01", storage.MaxIDLen), c.ClientID} {
+		p, err := h.manager().ListClients(h.ctx, storage.ClientQuery{After: after, Limit: 1})
+		h.must(err, "ListClients after a cursor of %d bytes", len(after))
+		for _, got := range p.Clients {
+			if got.ClientID <= after {
+				h.t.Errorf("ListClients after %+.40q listed %q, which does not sort after it", after, got.ClientID)
+			}
+		}
 	}
 }
 

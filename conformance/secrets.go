@@ -146,8 +146,11 @@ func testSecretsRawDump(h *harness) {
 		}
 	}
 	digestOf := secret.Digest
-	if d, ok := dumper.(CredentialDigester); ok {
+	switch d, ok := dumper.(CredentialDigester); {
+	case ok:
 		digestOf = d.CredentialDigest
+	case h.keys != nil:
+		digestOf = h.keys.Digest
 	}
 	for _, m := range p {
 		for _, c := range m.codes {
@@ -160,6 +163,14 @@ func testSecretsRawDump(h *harness) {
 				if v != "" && !bytes.Contains(raw, []byte(digestOf(v))) {
 					h.t.Fatalf("DumpRaw (%d bytes) does not contain the digest of a stored token of client %q: it must return every persisted byte, key names and index entries included", len(raw), m.client.ClientID)
 				}
+			}
+		}
+	}
+	if h.keys != nil {
+		for _, c := range h.creds {
+			if bytes.Contains(raw, []byte(secret.Digest(c.value))) {
+				h.t.Errorf("the persisted data contains the unkeyed SHA-256 digest of a %s: a store with keyed digests must persist keyed digests only", c.kind)
+				break
 			}
 		}
 	}

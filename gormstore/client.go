@@ -21,30 +21,21 @@ import (
 // the caller's logger sees "[REDACTED]".
 func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	const op = "create client"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
-		return err
-	}
-	n, err := backendkit.NormalizeClient(c)
+	n, err := backendkit.StartCreateClient(ctx, "gormstore: "+op, c)
 	if err != nil {
 		return err
 	}
 	if err := checkClientID(op, n.ClientID); err != nil {
 		return err
 	}
-	n.SecretHash = ""
-	if n.ClientSecret != "" {
-		if n.SecretHash, err = s.auth.Hash("gormstore: "+op, n.ClientID, n.ClientSecret); err != nil {
-			return err
-		}
+	secrets, err := s.auth.SecretsOf(ctx, "gormstore: "+op, &n)
+	if err != nil {
+		return err
 	}
+	n.SecretHash = secrets.Hash
 	grants, responses, uris, err := encodeClientLists(&n)
 	if err != nil {
 		return dbError(op, err)
-	}
-	// The secret may be a slow hash away from done: check again so that a
-	// cancelled call writes nothing.
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
-		return err
 	}
 	err = exec(ctx, s.data, s.q.insertClient,
 		n.ClientID, redacted(n.SecretHash), grants, responses, uris, n.Scope, n.UserID, ms(backendkit.Truncate(s.now()))).Error
@@ -78,7 +69,7 @@ func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client,
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return nil, err
 	}
-	c, _, found, err := s.readClient(ctx, clientID)
+	c, _, found, err := s.readClient(ctx, clientID, s.now())
 	if err != nil {
 		return nil, dbError(op, err)
 	}
@@ -127,12 +118,11 @@ func scanClient(row rowScanner, now time.Time) (*models.Client, backendkit.Secre
 
 // readClient reads the client clientID in one primary-key lookup; found
 // is false if there is none.
-func (s *Store) readClient(ctx context.Context, clientID string) (c *models.Client, secrets backendkit.Secrets, found bool, err error) {
+func (s *Store) readClient(ctx context.Context, clientID string, now time.Time) (c *models.Client, secrets backendkit.Secrets, found bool, err error) {
 	if !backendkit.LookupID(clientID) {
 		// Never stored; PostgreSQL would reject invalid UTF-8 or a NUL.
 		return nil, secrets, false, nil
 	}
-	now := s.now()
 	c, secrets, err = scanClient(s.queryRow(ctx, s.q.selectClient, clientID), now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, secrets, false, nil
@@ -150,17 +140,14 @@ func (s *Store) readClient(ctx context.Context, clientID string) (c *models.Clie
 // clients exist.
 func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
 	const op = "authenticate client"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
-		return nil, err
-	}
-	c, secrets, found, err := s.readClient(ctx, clientID)
-	if err != nil {
-		return nil, dbError(op, err)
-	}
-	if err := s.auth.Verify("gormstore: "+op, clientID, found, secrets, clientSecret, s.now()); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return s.auth.Authenticate(ctx, "gormstore: "+op, clientID, clientSecret, s.now,
+		func(now time.Time) (*models.Client, backendkit.Secrets, bool, error) {
+			c, secrets, found, err := s.readClient(ctx, clientID, now)
+			if err != nil {
+				return nil, secrets, false, dbError(op, err)
+			}
+			return c, secrets, found, nil
+		})
 }
 
 // DeleteClient implements [storage.ClientStore]: in one transaction it
@@ -170,12 +157,9 @@ func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret s
 // ErrTxDone).
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	const op = "delete client"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
+	// No client, code or token was ever stored with an ID LookupID refuses.
+	if err := backendkit.StartByID(ctx, "gormstore: "+op, clientID); err != nil {
 		return err
-	}
-	if !backendkit.LookupID(clientID) {
-		// No client, code or token was ever stored with such an ID.
-		return fmt.Errorf("gormstore: %s: %w", op, storage.ErrNotFound)
 	}
 	var deleted int64
 	// The transaction locks index ranges; under concurrent writes for the

@@ -9,7 +9,6 @@ import (
 
 	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
-	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -20,10 +19,7 @@ import (
 // [redacted] value: the caller's logger sees "[REDACTED]".
 func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	const op = "create authorization code"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
-		return err
-	}
-	n, err := backendkit.NormalizeAuthorizationCode(c)
+	n, err := s.cred.StartCreateCode(ctx, "gormstore: "+op, c)
 	if err != nil {
 		return err
 	}
@@ -31,7 +27,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 		return err
 	}
 	err = exec(ctx, s.data, s.q.insertCode,
-		secret.Digest(n.Code), n.ClientID, n.RedirectURI, n.ResponseType, n.Scope,
+		s.cred.Digest(n.Code), n.ClientID, n.RedirectURI, string(n.ResponseType), n.Scope,
 		ms(n.AuthTime), ms(n.ExpiresAt()), redacted(n.CodeChallenge), string(n.CodeChallengeMethod), n.Nonce, n.UserID, n.GrantID).Error
 	switch {
 	case err == nil:
@@ -43,10 +39,10 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 	}
 }
 
-// readCode reads the code with that digest in one lookup of the unique
+// readCode reads code, stored under digest, in one lookup of the unique
 // code_digest index; ok is false if there is none.
-func (s *Store) readCode(ctx context.Context, code string) (c *models.AuthorizationCode, used, ok bool, err error) {
-	return scanCode(s.queryRow(ctx, s.q.selectCode, secret.Digest(code)), code)
+func (s *Store) readCode(ctx context.Context, code, digest string) (c *models.AuthorizationCode, used, ok bool, err error) {
+	return scanCode(s.queryRow(ctx, s.q.selectCode, digest), code)
 }
 
 // scanCode reads a code of the columns codeColumns names from row; ok is
@@ -54,10 +50,10 @@ func (s *Store) readCode(ctx context.Context, code string) (c *models.Authorizat
 func scanCode(row rowScanner, code string) (c *models.AuthorizationCode, used, ok bool, err error) {
 	var (
 		r             models.AuthorizationCode
-		method        string
+		method, resp  string
 		authMS, expMS int64
 	)
-	err = row.Scan(&r.ClientID, &r.RedirectURI, &r.ResponseType, &r.Scope, &authMS, &expMS,
+	err = row.Scan(&r.ClientID, &r.RedirectURI, &resp, &r.Scope, &authMS, &expMS,
 		&r.CodeChallenge, &method, &r.Nonce, &r.UserID, &r.GrantID, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, false, nil
@@ -66,6 +62,7 @@ func scanCode(row rowScanner, code string) (c *models.AuthorizationCode, used, o
 		return nil, false, false, err
 	}
 	r.Code = code
+	r.ResponseType = models.ResponseType(resp)
 	r.CodeChallengeMethod = models.CodeChallengeMethod(method)
 	r.AuthTime = fromMS(authMS)
 	r.ExpiresIn = time.Duration(expMS-authMS) * time.Millisecond
@@ -79,17 +76,19 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 		return nil, err
 	}
 	now := s.now()
-	c, used, ok, err := s.readCode(ctx, code)
-	if err != nil {
-		return nil, dbError(op, err)
-	}
-	if !ok {
-		return nil, notFound(op)
-	}
-	if err := backendkit.CheckCode(c, used, now); err != nil {
-		return nil, fmt.Errorf("gormstore: %s: %w", op, err)
-	}
-	return c, nil
+	return backendkit.Lookup(s.cred, code, func(digest string) (*models.AuthorizationCode, error) {
+		c, used, ok, err := s.readCode(ctx, code, digest)
+		if err != nil {
+			return nil, dbError(op, err)
+		}
+		if !ok {
+			return nil, notFound(op)
+		}
+		if err := backendkit.CheckCode(c, used, now); err != nil {
+			return nil, fmt.Errorf("gormstore: %s: %w", op, err)
+		}
+		return c, nil
+	})
 }
 
 // readBackTimeout bounds the read of a code its caller has just consumed
@@ -116,7 +115,15 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 		return nil, err
 	}
 	now := s.now()
-	digest := secret.Digest(code)
+	return backendkit.Lookup(s.cred, code, func(digest string) (*models.AuthorizationCode, error) {
+		return s.consume(ctx, code, digest, now)
+	})
+}
+
+// consume is [Store.ConsumeAuthorizationCode] of code, stored under
+// digest.
+func (s *Store) consume(ctx context.Context, code, digest string, now time.Time) (*models.AuthorizationCode, error) {
+	const op = "consume authorization code"
 	usedMS, nowMS := ms(backendkit.Truncate(now)), ceilMS(now)
 	// A loser normally learns why from the row. If the row it reads is
 	// live, it was created after the UPDATE ran: try again.
@@ -146,7 +153,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 			if res.RowsAffected == 1 {
 				s.consumed(ctx)
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
-				c, _, ok, err := s.readCode(rctx, code)
+				c, _, ok, err := s.readCode(rctx, code, digest)
 				cancel()
 				if err != nil {
 					return nil, dbError(op+": reading the consumed code", err)
@@ -157,7 +164,7 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 				return c, nil
 			}
 		}
-		c, used, ok, err := s.readCode(ctx, code)
+		c, used, ok, err := s.readCode(ctx, code, digest)
 		if err != nil {
 			return nil, dbError(op, err)
 		}
@@ -191,12 +198,15 @@ func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
 		return err
 	}
-	res := exec(ctx, s.data, s.q.deleteCode, secret.Digest(code))
-	if res.Error != nil {
-		return dbError(op, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return notFound(op)
-	}
-	return nil
+	_, err := backendkit.Lookup(s.cred, code, func(digest string) (struct{}, error) {
+		res := exec(ctx, s.data, s.q.deleteCode, digest)
+		if res.Error != nil {
+			return struct{}{}, dbError(op, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return struct{}{}, notFound(op)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }

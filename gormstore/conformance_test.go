@@ -58,7 +58,7 @@ func TestConformanceSQLite(t *testing.T) {
 	conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
 		path := filepath.Join(t.TempDir(), "oauthstore.db")
 		db := testenv.OpenGorm(t, testenv.DialectSQLite, testenv.SQLiteDSNFor(path))
-		s, err := New(t.Context(), db, WithClock(clock), WithHasher(secret.Fast()))
+		s, err := New(t.Context(), db, WithClock(clock), WithHasher(secret.ForTests()))
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
@@ -79,36 +79,71 @@ func TestConformanceMySQL(t *testing.T) {
 // database, each store with WithReuseInterval.
 func TestConformanceReuseInterval(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
-		var db *gorm.DB
-		if b.name != sqliteDialect {
-			db = b.open(t)
-		}
+		open := optionStores(t, b)
 		conformance.RunReuseInterval(t, func(t *testing.T, clock func() time.Time, interval time.Duration) storage.Storage {
-			opts := []Option{WithClock(clock), WithHasher(secret.Fast()), WithReuseInterval(interval)}
-			if db == nil { // SQLite: a database per store
-				s, err := New(t.Context(), b.open(t), opts...)
-				if err != nil {
-					t.Fatalf("New: %v", err)
-				}
-				closeOnCleanup(t, s)
-				return s
-			}
-			s, err := New(t.Context(), db, append(opts, WithTablePrefix(randomPrefix()))...)
+			return open(t, WithClock(clock), WithReuseInterval(interval))
+		})
+	})
+}
+
+// TestConformanceKeyed runs the keyed-digest and key-rotation cases on
+// every database, each store with WithDigestKeys.
+func TestConformanceKeyed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		open := optionStores(t, b)
+		conformance.RunKeyed(t, func(t *testing.T, clock func() time.Time, keys *secret.Keyed) storage.Storage {
+			return open(t, WithClock(clock), WithDigestKeys(keys))
+		})
+	})
+}
+
+// TestConformanceMinCredentialLength runs the minimum-length cases on every
+// database, each store with WithMinCredentialLength.
+func TestConformanceMinCredentialLength(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		open := optionStores(t, b)
+		conformance.RunMinCredentialLength(t, func(t *testing.T, clock func() time.Time, n int) storage.Storage {
+			return open(t, WithClock(clock), WithMinCredentialLength(n))
+		})
+	})
+}
+
+// optionStores returns a function that opens an empty store with opts (and
+// the tests' hasher) on backend b, for the suites of optional features:
+// on SQLite a database file of its own, dumped raw; elsewhere a random
+// table prefix on one shared database, dumped as text, its tables dropped
+// afterwards.
+func optionStores(t *testing.T, b backend) func(t *testing.T, opts ...Option) storage.Storage {
+	var db *gorm.DB
+	if b.name != sqliteDialect {
+		db = b.open(t)
+	}
+	return func(t *testing.T, opts ...Option) storage.Storage {
+		opts = append([]Option{WithHasher(secret.ForTests())}, opts...)
+		if db == nil {
+			path := filepath.Join(t.TempDir(), "oauthstore.db")
+			s, err := New(t.Context(), testenv.OpenGorm(t, testenv.DialectSQLite, testenv.SQLiteDSNFor(path)), opts...)
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
 			closeOnCleanup(t, s)
-			t.Cleanup(func() { dropTables(t, db, s) })
-			return s
-		})
-	})
+			return sqliteDumpStore{s, path}
+		}
+		s, err := New(t.Context(), db, append(opts, WithTablePrefix(randomPrefix()))...)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		closeOnCleanup(t, s) // runs after dropTables: cleanups run last-in first-out
+		t.Cleanup(func() { dropTables(t, db, s) })
+		return tableDumpStore{s}
+	}
 }
 
 // conformanceOnShared runs the suite on one database, giving each store a
 // random table prefix of its own and dropping its tables afterwards.
 func conformanceOnShared(t *testing.T, db *gorm.DB) {
 	conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
-		s, err := New(t.Context(), db, WithClock(clock), WithHasher(secret.Fast()), WithTablePrefix(randomPrefix()))
+		s, err := New(t.Context(), db, WithClock(clock), WithHasher(secret.ForTests()), WithTablePrefix(randomPrefix()))
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/oauthstore/oauthstore/gormstore"
 	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/purger"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -29,17 +30,21 @@ func Example() {
 
 	// A file-backed SQLite database in WAL mode; concurrent writers wait up
 	// to 10 s for each other instead of failing with SQLITE_BUSY.
-	dsn := "file:" + filepath.Join(dir, "oauth.db") + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate"
+	dsn := "file:" + filepath.Join(dir, "oauth.db") + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Default.LogMode(logger.Silent)})
 	if err != nil {
 		log.Fatal(err)
 	}
 	if sqlDB, err := db.DB(); err == nil {
+		// One connection: SQLite writes one at a time anyway, and with one
+		// connection every automatic checkpoint completes, so the WAL
+		// stays bounded.
+		sqlDB.SetMaxOpenConns(1)
 		defer sqlDB.Close()
 	}
 
 	// New creates the schema (or upgrades it) before returning.
-	store, err := gormstore.New(ctx, db, gormstore.WithHasher(secret.Fast()))
+	store, err := gormstore.New(ctx, db, gormstore.WithHasher(secret.ForTests()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -108,7 +113,7 @@ func Example() {
 	// new pair revoked: true
 }
 
-func ExampleStore_StartPurger() {
+func ExampleStore_PurgeExpired() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "gormstore-example")
 	if err != nil {
@@ -127,13 +132,16 @@ func ExampleStore_StartPurger() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer store.Close() // after purger.Stop: deferred calls run in reverse order
+	defer store.Close() // after p.Stop: deferred calls run in reverse order
 
 	// Purge expired codes and tokens every ten minutes until shutdown.
-	purger := store.StartPurger(10*time.Minute, func(err error) {
+	p, err := purger.Start(ctx, store, 10*time.Minute, func(err error) {
 		fmt.Println("purge failed:", err) // or a metric, or the app's logger
 	})
-	defer purger.Stop() // waits for the goroutine
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Stop() // waits for the goroutine
 
 	// An explicit purge, e.g. from a maintenance command.
 	n, err := store.PurgeExpired(ctx)

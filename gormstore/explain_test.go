@@ -90,9 +90,9 @@ func TestExplain(t *testing.T) {
 				}
 			}
 			if !slices.ContainsFunc(stmts, func(st loggedStmt) bool {
-				return st.sql == s.q.rotateOld || st.sql == s.q.rotateOldReturning
+				return st.sql == s.q.rotateOldChecked || st.sql == s.q.rotateOne
 			}) {
-				t.Errorf("the rotation's UPDATE was not run:\n%s", s.q.rotateOld)
+				t.Errorf("the rotation's UPDATE was not run:\n%s%s", s.q.rotateOldChecked, s.q.rotateOne)
 			}
 		})
 	}

@@ -19,20 +19,26 @@ import (
 // one of which nothing is stored ([storage.ErrNotFound]).
 func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 	const op = "revoke grant"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
+	// No record has a grant ID LookupID refuses; the database may reject it.
+	if err := backendkit.StartByID(ctx, "gormstore: "+op, grantID); err != nil {
 		return err
 	}
-	if !backendkit.LookupID(grantID) {
-		return notFound(op) // no record has such a grant ID; the database may reject it
-	}
+	return s.revokeRecords(ctx, op, grantID, s.q.revokeGrantCodes, s.q.revokeGrantTokens, s.q.hasGrant, grantID, grantID)
+}
+
+// revokeRecords is RevokeGrant and RevokeClientTokens: in one transaction
+// the UPDATE codesQuery marks the unused codes of id used and the UPDATE
+// tokensQuery revokes its live tokens (codes first, then tokens: the order
+// DeleteClient locks them in). If neither changed a row, hasQuery, with
+// hasArgs, counts what is stored of id: none is [storage.ErrNotFound].
+func (s *Store) revokeRecords(ctx context.Context, op, id, codesQuery, tokensQuery, hasQuery string, hasArgs ...any) error {
 	at := ms(backendkit.Truncate(s.now()))
 	var changed int64
-	// Codes first, then tokens: the order DeleteClient locks them in.
 	err := retry(ctx, func() error {
 		changed = 0
 		return s.data.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			for _, query := range []string{s.q.revokeGrantCodes, s.q.revokeGrantTokens} {
-				res := execOn(ctx, tx, query, at, grantID)
+			for _, query := range []string{codesQuery, tokensQuery} {
+				res := execOn(ctx, tx, query, at, id)
 				if res.Error != nil {
 					return res.Error
 				}
@@ -48,11 +54,11 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 		return nil
 	}
 	var found int64
-	if err := s.queryRow(ctx, s.q.hasGrant, grantID, grantID).Scan(&found); err != nil {
+	if err := s.queryRow(ctx, hasQuery, hasArgs...).Scan(&found); err != nil {
 		return dbError(op, err)
 	}
 	if found == 0 {
-		return fmt.Errorf("gormstore: %s: %w", op, storage.ErrNotFound)
+		return fmt.Errorf("gormstore: %s %q: %w", op, id, storage.ErrNotFound)
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func (c *testClock) Add(d time.Duration) {
 // newStore returns a migrated store on db with a fast hasher and clock.
 func newStore(t testing.TB, db *gorm.DB, clock *testClock, opts ...Option) *Store {
 	t.Helper()
-	opts = append([]Option{WithClock(clock.Now), WithHasher(secret.Fast())}, opts...)
+	opts = append([]Option{WithClock(clock.Now), WithHasher(secret.ForTests())}, opts...)
 	s, err := New(t.Context(), db, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)

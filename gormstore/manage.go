@@ -3,8 +3,6 @@ package gormstore
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -18,12 +16,9 @@ import (
 // primary key; the secret columns are not touched.
 func (s *Store) UpdateClient(ctx context.Context, c *models.Client) error {
 	const op = "update client"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
-		return err
-	}
-	n, err := backendkit.NormalizeUpdate(c)
+	n, err := backendkit.StartUpdateClient(ctx, "gormstore: "+op, c)
 	if err != nil {
-		return fmt.Errorf("gormstore: %w", err)
+		return err
 	}
 	if err := checkClientID(op, n.ClientID); err != nil {
 		return err
@@ -85,11 +80,8 @@ func (s *Store) RotateClientSecret(ctx context.Context, clientID, newSecret stri
 // that empties the secret columns.
 func (s *Store) RemoveClientSecrets(ctx context.Context, clientID string) error {
 	const op = "remove client secrets"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.StartByID(ctx, "gormstore: "+op, clientID); err != nil {
 		return err
-	}
-	if !backendkit.LookupID(clientID) {
-		return fmt.Errorf("gormstore: %s: %w", op, storage.ErrNotFound)
 	}
 	return s.changedClient(ctx, op, clientID, exec(ctx, s.data, s.q.removeSecrets, clientID))
 }
@@ -104,10 +96,6 @@ func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage
 	limit, err := backendkit.StartList(ctx, "gormstore: "+op, q)
 	if err != nil {
 		return storage.ClientPage{}, err
-	}
-	if q.After != "" && !backendkit.LookupID(q.After) {
-		// PostgreSQL cannot bind it; no stored ID has its form either.
-		return storage.ClientPage{}, fmt.Errorf("gormstore: %s: cursor is not a client ID (too long, invalid UTF-8 or NUL): %w", op, storage.ErrInvalid)
 	}
 	if q.UserID != "" && !backendkit.LookupID(q.UserID) {
 		return storage.ClientPage{}, nil // no client has such an owner
@@ -147,42 +135,11 @@ func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage
 // ID is stored.
 func (s *Store) RevokeClientTokens(ctx context.Context, clientID string) error {
 	const op = "revoke client tokens"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
+	if err := backendkit.StartByID(ctx, "gormstore: "+op, clientID); err != nil {
 		return err
 	}
-	if !backendkit.LookupID(clientID) {
-		return fmt.Errorf("gormstore: %s: %w", op, storage.ErrNotFound)
-	}
-	at := ms(backendkit.Truncate(s.now()))
-	var changed int64
-	// Codes first, then tokens: the order DeleteClient locks them in.
-	err := retry(ctx, func() error {
-		changed = 0
-		return s.data.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			for _, query := range []string{s.q.revokeClientCodes, s.q.revokeClientTokens} {
-				res := execOn(ctx, tx, query, at, clientID)
-				if res.Error != nil {
-					return res.Error
-				}
-				changed += res.RowsAffected
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return txError(ctx, op, err)
-	}
-	if changed > 0 {
-		return nil
-	}
-	var found int64
-	if err := s.queryRow(ctx, s.q.hasClientRecords, clientID, clientID, clientID).Scan(&found); err != nil {
-		return dbError(op, err)
-	}
-	if found == 0 {
-		return fmt.Errorf("gormstore: %s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	return nil
+	return s.revokeRecords(ctx, op, clientID, s.q.revokeClientCodes, s.q.revokeClientTokens,
+		s.q.hasClientRecords, clientID, clientID, clientID)
 }
 
 // Stats implements [storage.StatsReporter] with three queries: the number
@@ -194,11 +151,11 @@ func (s *Store) Stats(ctx context.Context) (*storage.Stats, error) {
 		return nil, err
 	}
 	at := backendkit.CeilMillis(s.now())
-	st := &storage.Stats{}
-	if err := statement(ctx, s.data, s.q.countClients, nil).Row().Scan(&st.Clients); err != nil {
+	var clients int64
+	if err := statement(ctx, s.data, s.q.countClients, nil).Row().Scan(&clients); err != nil {
 		return nil, dbError(op, err)
 	}
-	byClient := map[string]*storage.RecordCounts{}
+	var tally backendkit.Tally
 	for _, kind := range []struct {
 		query string
 		cols  func(c *storage.RecordCounts) []any
@@ -206,21 +163,16 @@ func (s *Store) Stats(ctx context.Context) (*storage.Stats, error) {
 		{s.q.statsCodes, func(c *storage.RecordCounts) []any { return []any{&c.LiveCodes, &c.UsedCodes, &c.ExpiredCodes} }},
 		{s.q.statsTokens, func(c *storage.RecordCounts) []any { return []any{&c.LiveTokens, &c.RevokedTokens, &c.ExpiredTokens} }},
 	} {
-		if err := s.scanCounts(ctx, kind.query, at, byClient, kind.cols); err != nil {
+		if err := s.scanCounts(ctx, kind.query, at, &tally, kind.cols); err != nil {
 			return nil, dbError(op, err)
 		}
 	}
-	for id, c := range byClient {
-		st.ByClient = append(st.ByClient, storage.ClientCounts{ClientID: id, RecordCounts: *c})
-		backendkit.AddCounts(&st.Total, c)
-	}
-	slices.SortFunc(st.ByClient, func(a, b storage.ClientCounts) int { return strings.Compare(a.ClientID, b.ClientID) })
-	return st, nil
+	return tally.Stats(clients), nil
 }
 
 // scanCounts runs one grouped count query at the instant at and adds its
-// rows to byClient.
-func (s *Store) scanCounts(ctx context.Context, query string, at int64, byClient map[string]*storage.RecordCounts, cols func(*storage.RecordCounts) []any) error {
+// rows to tally.
+func (s *Store) scanCounts(ctx context.Context, query string, at int64, tally *backendkit.Tally, cols func(*storage.RecordCounts) []any) error {
 	rows, err := statement(ctx, s.data, query, []any{at, at}).Rows()
 	if err != nil {
 		return err
@@ -232,12 +184,7 @@ func (s *Store) scanCounts(ctx context.Context, query string, at int64, byClient
 		if err := rows.Scan(&id, &n[0], &n[1], &n[2]); err != nil {
 			return err
 		}
-		c, ok := byClient[id]
-		if !ok {
-			c = new(storage.RecordCounts)
-			byClient[id] = c
-		}
-		for i, p := range cols(c) {
+		for i, p := range cols(tally.Of(id)) {
 			*p.(*int64) += n[i]
 		}
 	}

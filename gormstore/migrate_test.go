@@ -293,7 +293,7 @@ func TestConcurrentNew(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				var s *Store
-				if s, errs[i] = New(t.Context(), db, WithHasher(secret.Fast())); s != nil {
+				if s, errs[i] = New(t.Context(), db, WithHasher(secret.ForTests())); s != nil {
 					closeOnCleanup(t, s)
 				}
 			})

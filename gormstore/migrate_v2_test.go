@@ -52,7 +52,7 @@ func writeV2Data(t *testing.T, db *gorm.DB) legacyData {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	hash, err := secret.Fast().Hash("legacy-secret")
+	hash, err := secret.ForTests().Hash("legacy-secret")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func testV3Clients(t *testing.T, b backend, external bool) {
 	dsn := b.openDSN(t)
 	applyFiles(t, b.name, dsn, 0, 3)
 	db := testenv.OpenGorm(t, string(b.name), dsn)
-	hash, err := secret.Fast().Hash("legacy-secret")
+	hash, err := secret.ForTests().Hash("legacy-secret")
 	if err != nil {
 		t.Fatal(err)
 	}

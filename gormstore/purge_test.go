@@ -1,6 +1,7 @@
 package gormstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/purger"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -103,28 +105,28 @@ func TestPurgeExactBatches(t *testing.T) {
 	}
 }
 
-type purgeRun struct {
-	n   int64
-	err error
-}
-
-// startTestPurger starts a purger driven by the returned tick channel and
-// reporting each run on the returned channel.
-func startTestPurger(s *Store, onError func(error)) (chan<- time.Time, <-chan purgeRun, *Purger, *atomic.Bool) {
+// startTestPurger starts a [purger.Purger] on s driven by the returned
+// tick channel and reporting each run on the returned channel.
+func startTestPurger(t *testing.T, s purger.Store, onError func(error)) (chan<- time.Time, <-chan purger.Result, *purger.Purger) {
 	ticks := make(chan time.Time)
-	runs := make(chan purgeRun, 16)
-	stopped := new(atomic.Bool)
-	p := s.startPurger(ticks, func() { stopped.Store(true) }, onError, func(n int64, err error) { runs <- purgeRun{n, err} })
-	return ticks, runs, p, stopped
+	runs := make(chan purger.Result, 16)
+	p, err := purger.Start(context.Background(), s, time.Minute, onError,
+		purger.WithTicker(func(time.Duration) (<-chan time.Time, func()) { return ticks, nil }),
+		purger.OnResult(func(r purger.Result) { runs <- r }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return ticks, runs, p
 }
 
+// TestPurger: the generic purger drives a gormstore store.
 func TestPurger(t *testing.T) {
 	ctx := t.Context()
 	clock := newTestClock()
 	db := backends[0].open(t)
 	s := newStore(t, db, clock)
-	var errs []error
-	ticks, runs, p, stopped := startTestPurger(s, func(err error) { errs = append(errs, err) })
+	ticks, runs, p := startTestPurger(t, s, func(err error) { t.Errorf("onError: %v", err) })
 
 	for i := range 3 {
 		if err := s.CreateAuthorizationCode(ctx, &models.AuthorizationCode{Code: fmt.Sprint("c", i), ClientID: "c1", AuthTime: clock.Now(), ExpiresIn: time.Duration(i+1) * time.Minute}); err != nil {
@@ -132,36 +134,18 @@ func TestPurger(t *testing.T) {
 		}
 	}
 	ticks <- clock.Now()
-	if r := <-runs; r.n != 0 || r.err != nil {
+	if r := <-runs; r.Purged != 0 || r.Err != nil {
 		t.Fatalf("first run = %+v, want nothing purged", r)
 	}
 	clock.Add(150 * time.Second) // two codes expired
 	ticks <- clock.Now()
-	if r := <-runs; r.n != 2 || r.err != nil {
+	if r := <-runs; r.Purged != 2 || r.Err != nil {
 		t.Fatalf("second run = %+v, want 2 purged", r)
 	}
 	if n := countRows(t, db, s.t.codes); n != 1 {
 		t.Fatalf("%d codes left, want 1", n)
 	}
-
 	p.Stop()
-	select {
-	case <-p.done:
-	default:
-		t.Fatal("Stop returned before the goroutine exited")
-	}
-	if !stopped.Load() {
-		t.Fatal("the ticker was not stopped")
-	}
-	p.Stop() // idempotent
-	select {
-	case ticks <- clock.Now():
-		t.Fatal("a stopped purger still receives ticks")
-	default:
-	}
-	if len(errs) != 0 {
-		t.Fatalf("errors reported: %v", errs)
-	}
 }
 
 // TestPurgerReportsErrors: a failing purge goes to onError and the purger
@@ -174,22 +158,32 @@ func TestPurgerReportsErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	reported := make(chan error, 4)
-	ticks, runs, p, _ := startTestPurger(s, func(err error) { reported <- err })
-	defer p.Stop()
+	ticks, runs, _ := startTestPurger(t, s, func(err error) { reported <- err })
 	for range 2 {
 		ticks <- clock.Now()
 		r := <-runs
-		if r.err == nil {
+		if r.Err == nil {
 			t.Fatal("purge on a dropped table succeeded")
 		}
-		if err := <-reported; err != r.err {
-			t.Fatalf("onError got %v, the run failed with %v", err, r.err)
+		if err := <-reported; err != r.Err {
+			t.Fatalf("onError got %v, the run failed with %v", err, r.Err)
 		}
 	}
 }
 
-// TestPurgerStopCancels: Stop cancels a purge under way without reporting
-// the cancellation as an error, and returns once the goroutine is gone.
+// ctxStore hands the context of each PurgeExpired call to the test.
+type ctxStore struct {
+	*Store
+	ctxs chan context.Context
+}
+
+func (c ctxStore) PurgeExpired(ctx context.Context) (int64, error) {
+	c.ctxs <- ctx
+	return c.Store.PurgeExpired(ctx)
+}
+
+// TestPurgerStopCancels: Stop cancels a purge under way; the store's error
+// wraps the cancellation, so the purger does not report it as a failure.
 func TestPurgerStopCancels(t *testing.T) {
 	blocked := make(chan struct{})
 	release := make(chan struct{})
@@ -204,13 +198,15 @@ func TestPurgerStopCancels(t *testing.T) {
 		}
 		return clock.Now()
 	}
+	cs := ctxStore{Store: s, ctxs: make(chan context.Context, 1)}
 	var reported atomic.Int32
-	ticks, runs, p, _ := startTestPurger(s, func(error) { reported.Add(1) })
+	ticks, runs, p := startTestPurger(t, cs, func(error) { reported.Add(1) })
 	ticks <- clock.Now()
+	ctx := <-cs.ctxs
 	<-blocked
 	stopped := make(chan struct{})
 	go func() { p.Stop(); close(stopped) }()
-	<-p.ctx.Done() // Stop has cancelled the run's context
+	<-ctx.Done() // Stop has cancelled the run's context
 	select {
 	case <-stopped:
 		t.Fatal("Stop returned while a purge was running")
@@ -219,23 +215,10 @@ func TestPurgerStopCancels(t *testing.T) {
 	close(release)
 	r := <-runs
 	<-stopped
-	if r.err != nil || r.n != 0 {
-		t.Fatalf("cancelled run = %+v, want nothing done and no error", r)
+	if !r.Interrupted || r.Purged != 0 || !errors.Is(r.Err, context.Canceled) {
+		t.Fatalf("cancelled run = %+v, want an interrupted run that did nothing", r)
 	}
 	if reported.Load() != 0 {
 		t.Fatal("the cancellation was reported as an error")
-	}
-}
-
-// TestStartPurger: the exported constructor with a real ticker stops at
-// once when told to, even though no tick ever came.
-func TestStartPurger(t *testing.T) {
-	s := newStore(t, backends[0].open(t), newTestClock())
-	p := s.StartPurger(time.Hour, func(err error) { t.Errorf("unexpected purge error: %v", err) })
-	p.Stop()
-	select {
-	case <-p.done:
-	default:
-		t.Fatal("Stop returned before the goroutine exited")
 	}
 }

@@ -43,13 +43,18 @@ type queries struct {
 	// MySQL.
 	consumeCodeReturning                                              string
 	insertToken, tokenByAccess, tokenByRefresh, revokeToken, hasToken string
-	// RotateToken: the conditional UPDATE of the old pair (the
-	// transaction then reads it with tokenByRefresh and inserts the next
-	// pair with insertToken).
-	rotateOld string
-	// rotateOld returning the pair (PostgreSQL, SQLite 3.35+), so that the
-	// transaction needs no read of it; empty on MySQL.
-	rotateOldReturning string
+	// The rotation of SQLite and MySQL, in one transaction:
+	// rotateOldChecked, the conditional UPDATE of the old pair that also
+	// requires the successor's client and grant ([backendkit.Successor]),
+	// so that a mismatch writes nothing; insertSuccessor, the INSERT of
+	// the next pair with the old row's client_id and grant_id (INSERT ...
+	// SELECT by refresh_digest), so that the old pair need not be read.
+	// Empty on PostgreSQL.
+	rotateOldChecked, insertSuccessor string
+	// rotateOne is the whole rotation as one statement on PostgreSQL: a
+	// data-modifying CTE running the UPDATE of rotateOldChecked, whose
+	// RETURNING feeds the INSERT of the next pair. Empty elsewhere.
+	rotateOne string
 	// Grants: revoke a grant's tokens, mark its unused codes used, and
 	// tell whether any record of it is stored.
 	revokeGrantTokens, revokeGrantCodes, hasGrant string
@@ -78,13 +83,6 @@ func queriesFor(d dialect, t tables, batch int) queries {
 		revokeToken:    b("UPDATE " + t.tokens + " SET revoked = TRUE, revoked_at_ms = ? WHERE (access_digest = ? OR refresh_digest = ?) AND revoked = FALSE"),
 		hasToken:       b("SELECT COUNT(*) FROM " + t.tokens + " WHERE access_digest = ? OR refresh_digest = ?"),
 
-		// The winner of a rotation is the one caller this UPDATE changes
-		// a row for: the pair is live (not revoked, refresh lifetime not
-		// over at the rounded-up now, [backendkit.CeilMillis]). It selects
-		// by refresh_digest alone, so that its plan is the unique index's.
-		rotateOld: b("UPDATE " + t.tokens + " SET revoked = TRUE, revoked_at_ms = ?, rotated_at_ms = ?" +
-			" WHERE refresh_digest = ? AND revoked = FALSE AND refresh_expires_at_ms >= ?"),
-
 		revokeGrantTokens: b("UPDATE " + t.tokens + " SET revoked = TRUE, revoked_at_ms = ? WHERE grant_id = ? AND revoked = FALSE"),
 		revokeGrantCodes:  b("UPDATE " + t.codes + " SET used = TRUE, used_at_ms = ? WHERE grant_id = ? AND used = FALSE"),
 		hasGrant: b("SELECT CASE WHEN EXISTS (SELECT 1 FROM " + t.codes + " WHERE grant_id = ?)" +
@@ -92,7 +90,39 @@ func queriesFor(d dialect, t tables, batch int) queries {
 	}
 	if d != mysqlDialect {
 		q.consumeCodeReturning = q.consumeCode + " RETURNING " + codeColumns
-		q.rotateOldReturning = q.rotateOld + " RETURNING " + tokenColumns + ", rotated_at_ms"
+	}
+	// The winner of a rotation is the one caller this UPDATE changes a
+	// row for: the pair is live (not revoked, refresh lifetime not over at
+	// the rounded-up now, [backendkit.CeilMillis]) and the successor
+	// checks of [backendkit.Successor] hold: the same client, and the same
+	// grant unless the next pair names none (its grant ID is bound twice).
+	// A pair that fails them is left alone, and the caller's read of it
+	// tells a mismatch from a lost race. It selects by refresh_digest, so
+	// that its plan is the unique index's.
+	checked := "UPDATE " + t.tokens + " SET revoked = TRUE, revoked_at_ms = ?, rotated_at_ms = ?" +
+		" WHERE refresh_digest = ? AND revoked = FALSE AND refresh_expires_at_ms >= ?" +
+		" AND client_id = ? AND (grant_id = ? OR ? = '')"
+	// The next pair's columns but client_id and grant_id, which come from
+	// the old row (equal to the next pair's where it names them).
+	successorColumns := "access_digest, refresh_digest, client_id, scope, token_type, user_id, grant_id, issued_at_ms, expires_at_ms, refresh_expires_at_ms, revoked, purge_at_ms"
+	if d == postgresDialect {
+		// One statement: the UPDATE in a data-modifying CTE, and the
+		// INSERT of the row it returns. Both or neither: a unique
+		// violation of the INSERT aborts the statement, the UPDATE with
+		// it. A concurrent caller's UPDATE waits for the row and, once
+		// the winner has committed, re-checks the condition on the new
+		// version (READ COMMITTED), finds it revoked and changes
+		// nothing, so its INSERT has no row to insert. The casts type
+		// the parameters of INSERT ... SELECT, which PostgreSQL does not
+		// infer from the target columns.
+		q.rotateOne = b("WITH old AS (" + checked + " RETURNING client_id, grant_id)" +
+			" INSERT INTO " + t.tokens + " (" + successorColumns + ")" +
+			" SELECT CAST(? AS TEXT), CAST(? AS TEXT), old.client_id, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), old.grant_id," +
+			" CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), FALSE, CAST(? AS BIGINT) FROM old RETURNING 1")
+	} else {
+		q.rotateOldChecked = b(checked)
+		q.insertSuccessor = b("INSERT INTO " + t.tokens + " (" + successorColumns + ")" +
+			" SELECT ?, ?, client_id, ?, ?, ?, grant_id, ?, ?, ?, FALSE, ? FROM " + t.tokens + " WHERE refresh_digest = ?")
 	}
 	// Client IDs are ordered and compared byte for byte: SQLite's BINARY
 	// collation and MySQL's VARBINARY do it; PostgreSQL is told to with
@@ -153,12 +183,14 @@ func (q *queries) data() []string {
 		q.insertClient, q.selectClient, q.deleteClientCodes, q.deleteClientTokens, q.deleteClient,
 		q.insertCode, q.selectCode, q.consumeCode, q.deleteCode,
 		q.insertToken, q.tokenByAccess, q.tokenByRefresh, q.revokeToken, q.hasToken,
-		q.rotateOld, q.revokeGrantTokens, q.revokeGrantCodes, q.hasGrant,
+		q.revokeGrantTokens, q.revokeGrantCodes, q.hasGrant,
 		q.updateClient, q.rotateSecret, q.rotateSecretNoPrevious, q.removeSecrets, q.hasClient,
 		q.listClients, q.listClientsByUser, q.revokeClientTokens, q.revokeClientCodes, q.hasClientRecords,
 	}
-	if q.consumeCodeReturning != "" {
-		out = append(out, q.consumeCodeReturning, q.rotateOldReturning)
+	for _, q := range []string{q.consumeCodeReturning, q.rotateOldChecked, q.insertSuccessor, q.rotateOne} {
+		if q != "" {
+			out = append(out, q)
+		}
 	}
 	return out
 }

@@ -45,6 +45,7 @@ type Store struct {
 	clock   func() time.Time
 	hasher  secret.Hasher
 	auth    *backendkit.ClientAuth // hashes and verifies client secrets with hasher
+	cred    backendkit.Credentials // digests and checks codes and tokens
 	prefix  string
 	batch   int
 	reuse   time.Duration // reuse interval of RotateToken; 0: none
@@ -60,31 +61,41 @@ type Store struct {
 	testHookDeleteTx func(ctx context.Context)
 }
 
-var (
-	_ storage.Storage       = (*Store)(nil)
-	_ storage.ClientManager = (*Store)(nil)
-	_ storage.StatsReporter = (*Store)(nil)
-)
+var _ backendkit.Backend = (*Store)(nil)
 
 // Option configures [New].
 type Option func(*options)
 
 type options struct {
-	clock   func() time.Time
-	hasher  secret.Hasher
-	prefix  string
-	batch   int
-	migrate bool
-	prepare bool
-	reuse   time.Duration
+	backendkit.Options // the options every backend has
+	prefix             string
+	batch              int
+	migrate            bool
+	prepare            bool
 }
 
-// WithClock sets the clock every expiry decision uses (default time.Now).
-// The database's own clock is never consulted.
-func WithClock(clock func() time.Time) Option { return func(o *options) { o.clock = clock } }
+// WithClock sets the clock every expiry decision uses (default time.Now;
+// nil keeps it). The database's own clock is never consulted.
+func WithClock(clock func() time.Time) Option { return func(o *options) { o.SetClock(clock) } }
 
-// WithHasher sets the hasher of client secrets (default [secret.Default]).
-func WithHasher(h secret.Hasher) Option { return func(o *options) { o.hasher = h } }
+// WithHasher sets the hasher of client secrets (default [secret.Default];
+// nil keeps it).
+func WithHasher(h secret.Hasher) Option { return func(o *options) { o.SetHasher(h) } }
+
+// WithDigestKeys makes the store key codes and tokens by their HMAC-SHA-256
+// under keys (see [secret.Keyed]) instead of their SHA-256: the current key
+// for the rows it writes, every key, current first, for the rows it looks
+// up. A rotation with [secret.Keyed.SetKeys] takes effect at the next
+// call. nil keeps the default, unkeyed digests. The schema is the same
+// either way: a digest column holds 64 hex digits.
+func WithDigestKeys(keys *secret.Keyed) Option { return func(o *options) { o.SetDigestKeys(keys) } }
+
+// WithMinCredentialLength makes CreateAuthorizationCode, CreateToken and
+// RotateToken reject, with [storage.ErrInvalid], a code or token shorter
+// than n bytes. The default, 0 (as any n <= 0), accepts any length.
+func WithMinCredentialLength(n int) Option {
+	return func(o *options) { o.SetMinCredentialLength(n) }
+}
 
 // WithTablePrefix sets the prefix of the store's table and index names
 // (default [DefaultTablePrefix]). It must be at most 32 ASCII letters,
@@ -121,7 +132,7 @@ func WithoutPreparedStatements() Option { return func(o *options) { o.prepare = 
 // clients that retry a refresh whose response they lost. After d, or for a
 // pair revoked rather than rotated, a replay revokes the grant. A
 // non-positive d means none.
-func WithReuseInterval(d time.Duration) Option { return func(o *options) { o.reuse = max(d, 0) } }
+func WithReuseInterval(d time.Duration) Option { return func(o *options) { o.SetReuseInterval(d) } }
 
 var prefixRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,31})?$`)
 
@@ -143,21 +154,15 @@ func New(ctx context.Context, db *gorm.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("gormstore: new: nil *gorm.DB")
 	}
-	o := options{clock: time.Now, hasher: secret.Default(), prefix: DefaultTablePrefix, batch: DefaultPurgeBatchSize, migrate: true, prepare: true}
+	o := options{prefix: DefaultTablePrefix, batch: DefaultPurgeBatchSize, migrate: true, prepare: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.clock == nil {
-		return nil, errors.New("gormstore: new: nil clock")
-	}
-	if o.hasher == nil {
-		return nil, errors.New("gormstore: new: nil hasher")
-	}
 	if !prefixRE.MatchString(o.prefix) {
-		return nil, fmt.Errorf("gormstore: new: table prefix %q is not up to 32 letters, digits and underscores", o.prefix)
+		return nil, fmt.Errorf("gormstore: new: table prefix %q is not up to 32 letters, digits and underscores: %w", o.prefix, storage.ErrInvalid)
 	}
 	if o.batch <= 0 {
-		return nil, fmt.Errorf("gormstore: new: purge batch size %d is not positive", o.batch)
+		return nil, fmt.Errorf("gormstore: new: purge batch size %d is not positive: %w", o.batch, storage.ErrInvalid)
 	}
 	d, err := dialectOf(db)
 	if err != nil {
@@ -172,12 +177,13 @@ func New(ctx context.Context, db *gorm.DB, opts ...Option) (*Store, error) {
 		db:      db.Session(&gorm.Session{NewDB: true, Logger: redactLogger(db.Logger)}),
 		q:       queriesFor(d, t, o.batch),
 		dialect: d,
-		clock:   o.clock,
-		hasher:  o.hasher,
-		auth:    backendkit.NewClientAuth(o.hasher),
+		clock:   o.Clock(),
+		hasher:  o.Hasher(),
+		auth:    o.ClientAuth(),
+		cred:    o.Credentials(),
 		prefix:  o.prefix,
 		batch:   o.batch,
-		reuse:   o.reuse,
+		reuse:   o.ReuseInterval(),
 		t:       t,
 	}
 	s.data = s.db
@@ -257,7 +263,7 @@ func preparedSession(base *gorm.DB) (*gorm.DB, *stmtPool) {
 // Close releases the store's prepared statements (see
 // [WithoutPreparedStatements]), once the statements under way have run.
 // It does not close the caller's *gorm.DB or its connections, nor stop a
-// [Purger] (stop purgers first). The store remains usable after Close,
+// background purger (package purger: stop it first). The store remains usable after Close,
 // without prepared statements. Close is idempotent and safe for concurrent
 // use.
 func (s *Store) Close() error {
@@ -322,13 +328,8 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 // fromMS returns the UTC instant of unix milliseconds v.
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
-// ceilMS returns now in unix milliseconds rounded up. A stored instant e
-// (whole milliseconds) is past at now, now.After(e), exactly when
-// e < ceilMS(now): SQL comparisons with it agree with the Go ones.
-func ceilMS(now time.Time) int64 {
-	v := now.UnixMilli()
-	if now.Nanosecond()%int(time.Millisecond) != 0 {
-		v++
-	}
-	return v
-}
+// ceilMS returns now in unix milliseconds rounded up
+// ([backendkit.CeilMillis]). A stored instant e (whole milliseconds) is
+// past at now, now.After(e), exactly when e < ceilMS(now): SQL comparisons
+// with it agree with the Go ones.
+func ceilMS(now time.Time) int64 { return backendkit.CeilMillis(now) }

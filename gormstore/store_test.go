@@ -256,11 +256,10 @@ func TestNewOptions(t *testing.T) {
 		{"prefix with a digit first", WithTablePrefix("1a")},
 		{"prefix too long", WithTablePrefix(strings.Repeat("p", 33))},
 		{"zero batch", WithPurgeBatchSize(0)},
-		{"nil clock", WithClock(nil)},
-		{"nil hasher", WithHasher(nil)},
+		{"negative batch", WithPurgeBatchSize(-1)},
 	} {
-		if _, err := New(ctx, db, tc.opt); err == nil {
-			t.Errorf("%s: New succeeded", tc.name)
+		if _, err := New(ctx, db, tc.opt); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("%s: New = %v, want ErrInvalid", tc.name, err)
 		}
 	}
 	if _, err := New(ctx, nil); err == nil {
@@ -274,10 +273,19 @@ func TestNewOptions(t *testing.T) {
 	if db.Migrator().HasTable(DefaultTablePrefix + "tokens") {
 		t.Error("a failed New created tables")
 	}
-	if s, err := New(ctx, db, WithTablePrefix(""), WithHasher(secret.Fast())); err != nil {
+	if s, err := New(ctx, db, WithTablePrefix(""), WithHasher(secret.ForTests())); err != nil {
 		t.Errorf("empty prefix: %v", err)
 	} else {
 		closeOnCleanup(t, s)
+	}
+	// nil keeps the default, as on every backend.
+	if s, err := New(ctx, db, WithTablePrefix("nils"), WithClock(nil), WithHasher(nil), WithDigestKeys(nil)); err != nil {
+		t.Errorf("WithClock(nil), WithHasher(nil), WithDigestKeys(nil): %v", err)
+	} else {
+		closeOnCleanup(t, s)
+		if s.clock == nil || s.hasher == nil {
+			t.Error("a nil option replaced a default with nil")
+		}
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
-	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -21,20 +20,14 @@ import (
 // with its GrantID, a new one if it has none.
 func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	const op = "create token"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
-		return err
-	}
-	n, err := backendkit.NormalizeToken(t)
+	n, err := s.cred.StartCreateToken(ctx, "gormstore: "+op, t)
 	if err != nil {
 		return err
 	}
 	if err := checkClientID(op, n.ClientID); err != nil {
 		return err
 	}
-	refreshDigest, refreshExpMS := refreshColumns(&n)
-	err = exec(ctx, s.data, s.q.insertToken,
-		secret.Digest(n.AccessToken), refreshDigest, n.ClientID, n.Scope, n.TokenType, n.UserID, n.GrantID,
-		ms(n.IssuedAt), ms(n.ExpiresAt()), refreshExpMS, ms(backendkit.PurgeAt(&n))).Error
+	err = exec(ctx, s.data, s.q.insertToken, s.tokenRow(&n)...).Error
 	switch {
 	case err == nil:
 		return nil
@@ -47,11 +40,11 @@ func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 
 // refreshColumns returns the refresh_digest and refresh_expires_at_ms of
 // t: NULL without a refresh token (unique indexes admit many NULLs).
-func refreshColumns(t *models.Token) (digest sql.NullString, expMS sql.NullInt64) {
+func (s *Store) refreshColumns(t *models.Token) (digest sql.NullString, expMS sql.NullInt64) {
 	if t.RefreshToken == "" {
 		return digest, expMS
 	}
-	return sql.NullString{String: secret.Digest(t.RefreshToken), Valid: true},
+	return sql.NullString{String: s.cred.Digest(t.RefreshToken), Valid: true},
 		sql.NullInt64{Int64: ms(t.RefreshTokenExpiresAt()), Valid: true}
 }
 
@@ -59,13 +52,13 @@ func refreshColumns(t *models.Token) (digest sql.NullString, expMS sql.NullInt64
 // s.q.tokenByRefresh) looks up, in one lookup of that column's unique
 // index; ok is false if there is none. Both credentials are left empty.
 // rotatedAt is when RotateToken replaced the pair, zero if it did not.
-func (s *Store) readToken(ctx context.Context, query, credential string) (t *models.Token, rotatedAt time.Time, ok bool, err error) {
-	return readTokenOn(ctx, s.data, query, credential)
+func (s *Store) readToken(ctx context.Context, query, digest string) (t *models.Token, rotatedAt time.Time, ok bool, err error) {
+	return readTokenOn(ctx, s.data, query, digest)
 }
 
 // readTokenOn is readToken on db: the data session or a transaction of it.
-func readTokenOn(ctx context.Context, db *gorm.DB, query, credential string) (t *models.Token, rotatedAt time.Time, ok bool, err error) {
-	return scanToken(statement(ctx, db, query, []any{secret.Digest(credential)}).Row())
+func readTokenOn(ctx context.Context, db *gorm.DB, query, digest string) (t *models.Token, rotatedAt time.Time, ok bool, err error) {
+	return scanToken(statement(ctx, db, query, []any{digest}).Row())
 }
 
 // scanToken reads a row of tokenColumns and rotated_at_ms; ok is false if
@@ -102,18 +95,20 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 		return nil, err
 	}
 	now := s.now()
-	t, _, ok, err := s.readToken(ctx, s.q.tokenByAccess, accessToken)
-	if err != nil {
-		return nil, dbError(op, err)
-	}
-	if !ok {
-		return nil, notFound(op)
-	}
-	if err := backendkit.CheckAccess(t, now); err != nil {
-		return nil, fmt.Errorf("gormstore: %s: %w", op, err)
-	}
-	t.AccessToken = accessToken
-	return t, nil
+	return backendkit.Lookup(s.cred, accessToken, func(digest string) (*models.Token, error) {
+		t, _, ok, err := s.readToken(ctx, s.q.tokenByAccess, digest)
+		if err != nil {
+			return nil, dbError(op, err)
+		}
+		if !ok {
+			return nil, notFound(op)
+		}
+		if err := backendkit.CheckAccess(t, now); err != nil {
+			return nil, fmt.Errorf("gormstore: %s: %w", op, err)
+		}
+		t.AccessToken = accessToken
+		return t, nil
+	})
 }
 
 // GetTokenByRefresh implements [storage.TokenStore].
@@ -126,18 +121,20 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 		return nil, notFound(op)
 	}
 	now := s.now()
-	t, _, ok, err := s.readToken(ctx, s.q.tokenByRefresh, refreshToken)
-	if err != nil {
-		return nil, dbError(op, err)
-	}
-	if !ok {
-		return nil, notFound(op)
-	}
-	if err := backendkit.CheckRefresh(t, now); err != nil {
-		return nil, fmt.Errorf("gormstore: %s: %w", op, err)
-	}
-	t.RefreshToken = refreshToken
-	return t, nil
+	return backendkit.Lookup(s.cred, refreshToken, func(digest string) (*models.Token, error) {
+		t, _, ok, err := s.readToken(ctx, s.q.tokenByRefresh, digest)
+		if err != nil {
+			return nil, dbError(op, err)
+		}
+		if !ok {
+			return nil, notFound(op)
+		}
+		if err := backendkit.CheckRefresh(t, now); err != nil {
+			return nil, fmt.Errorf("gormstore: %s: %w", op, err)
+		}
+		t.RefreshToken = refreshToken
+		return t, nil
+	})
 }
 
 // RevokeToken implements [storage.TokenStore] with one conditional UPDATE
@@ -153,76 +150,100 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	if token == "" {
 		return notFound(op)
 	}
-	d := secret.Digest(token)
-	res := exec(ctx, s.data, s.q.revokeToken,
-		ms(backendkit.Truncate(s.now())), d, d)
-	if res.Error != nil {
-		return dbError(op, res.Error)
+	revokedMS := ms(backendkit.Truncate(s.now()))
+	found := false
+	// Every digest: the value may be one pair's access token under one
+	// key and another pair's refresh token under another.
+	for _, d := range s.cred.Digests(token) {
+		res := exec(ctx, s.data, s.q.revokeToken, revokedMS, d, d)
+		if res.Error != nil {
+			return dbError(op, res.Error)
+		}
+		if res.RowsAffected > 0 {
+			found = true
+			continue
+		}
+		var n int64
+		if err := s.queryRow(ctx, s.q.hasToken, d, d).Scan(&n); err != nil {
+			return dbError(op, err)
+		}
+		found = found || n > 0
 	}
-	if res.RowsAffected > 0 {
-		return nil
-	}
-	var n int64
-	if err := s.queryRow(ctx, s.q.hasToken, d, d).Scan(&n); err != nil {
-		return dbError(op, err)
-	}
-	if n == 0 {
+	if !found {
 		return notFound(op)
 	}
 	return nil
 }
 
 // RotateToken implements [storage.TokenStore]. next is validated by
-// [backendkit.NormalizeSuccessor]; then one transaction runs
+// [backendkit.NormalizeSuccessor]; then one conditional UPDATE
 //
 //	UPDATE tokens SET revoked = TRUE, revoked_at_ms = ?, rotated_at_ms = ?
 //	WHERE refresh_digest = ? AND revoked = FALSE AND refresh_expires_at_ms >= ?
+//	AND client_id = ? AND (grant_id = ? OR ? = '')
 //
-// and, if it changed the row, reads the old pair (locked by the UPDATE),
-// checks next against it with [backendkit.Successor] (a different client
-// or grant rolls back: [storage.ErrInvalid]) and INSERTs next in the old
-// pair's grant: both writes or neither. The UPDATE's affected-row count
-// picks the one winner of concurrent calls on every database: a caller
-// that finds the row locked waits for the holder's transaction to end and
-// then finds the pair revoked (PostgreSQL's READ COMMITTED re-checks the
-// condition on the committed row; InnoDB's UPDATE reads the latest
-// committed version whatever the isolation level, and runs at READ
-// COMMITTED here, see rotate; SQLite runs write transactions one at a
-// time). A unique violation of the INSERT rolls the
-// whole transaction back: [storage.ErrAlreadyExists], the old pair
-// untouched.
+// revokes the old pair if it is live and next may succeed it (the rules
+// of [backendkit.Successor], as conditions: the same client, the same
+// grant unless next names none), and the INSERT of next, with the old
+// row's grant, follows it: both writes or neither.
 //
-// If the UPDATE changed nothing, the row is read after the transaction,
-// so that it shows what a winner committed: unknown is
-// [storage.ErrNotFound]; revoked is a reuse ([backendkit.ReuseError]),
-// which revokes every token of the grant with one UPDATE ... WHERE
-// grant_id = ? (a winner's new pair included), unless the reuse interval
-// ([WithReuseInterval]) since the rotation has not passed
-// ([backendkit.ReuseWithinInterval]); expired is [storage.ErrExpired], and
-// nothing is written.
+//   - On PostgreSQL both are one statement, one round trip: a
+//     data-modifying CTE (WITH old AS (UPDATE ... RETURNING client_id,
+//     grant_id) INSERT INTO tokens (...) SELECT ... FROM old). A unique
+//     violation of the INSERT aborts the whole statement, the UPDATE with
+//     it.
+//   - SQLite and MySQL have no data-modifying CTE: the UPDATE and an
+//     INSERT ... SELECT that takes client_id and grant_id from the old
+//     row by refresh_digest run in one transaction (BEGIN, two
+//     statements, COMMIT), so that the old pair is never read back. On
+//     MySQL it runs at READ COMMITTED, see rotate.
+//
+// The UPDATE's changed row picks the one winner of concurrent calls on
+// every database: a caller that finds the row locked waits for the
+// holder's statement or transaction to end and then finds the pair
+// revoked (PostgreSQL's READ COMMITTED re-checks the condition on the
+// committed row; InnoDB's UPDATE reads the latest committed version
+// whatever the isolation level; SQLite runs write transactions one at a
+// time). A unique violation of the INSERT undoes the UPDATE:
+// [storage.ErrAlreadyExists], the old pair untouched.
+//
+// If the UPDATE changed nothing, the row is read afterwards, so that it
+// shows what a winner committed: unknown is [storage.ErrNotFound];
+// revoked is a reuse ([backendkit.ReuseError]), which revokes every token
+// of the grant with one UPDATE ... WHERE grant_id = ? (a winner's new
+// pair included), unless the reuse interval ([WithReuseInterval]) since
+// the rotation has not passed ([backendkit.ReuseWithinInterval]); expired
+// is [storage.ErrExpired]; live, it failed the successor rules
+// ([backendkit.Successor]: [storage.ErrInvalid]). Nothing is written in
+// those cases but the reuse's revocation. These checks stay in Go, on the
+// read row, because they decide between errors rather than writes, and
+// the rare caller that makes them pays the extra round trip.
 func (s *Store) RotateToken(ctx context.Context, refreshToken string, next *models.Token) error {
 	const op = "rotate token"
-	if err := backendkit.CtxErr(ctx, "gormstore: "+op); err != nil {
-		return err
-	}
-	n, err := backendkit.NormalizeSuccessor(next)
+	n, err := s.cred.StartRotate(ctx, "gormstore: "+op, refreshToken, next)
 	if err != nil {
-		return fmt.Errorf("gormstore: %w", err)
+		return err
 	}
 	if err := checkClientID(op, n.ClientID); err != nil {
 		return err
 	}
-	if refreshToken == "" {
-		return notFound(op)
-	}
 	now := s.now()
+	_, err = backendkit.Lookup(s.cred, refreshToken, func(digest string) (struct{}, error) {
+		return struct{}{}, s.rotateDigest(ctx, digest, n, now)
+	})
+	return err
+}
+
+// rotateDigest is [Store.RotateToken] of the refresh token stored under
+// digest.
+func (s *Store) rotateDigest(ctx context.Context, digest string, n models.Token, now time.Time) error {
+	const op = "rotate token"
 	// A loser normally learns why from the row. If the row it reads is
-	// live, it was stored after the UPDATE ran: try again.
+	// live and next may succeed it, it was stored after the UPDATE ran:
+	// try again.
 	for range 3 {
-		won, err := s.rotate(ctx, refreshToken, n, now)
+		won, err := s.rotate(ctx, digest, n, now)
 		switch {
-		case errors.Is(err, storage.ErrInvalid):
-			return fmt.Errorf("gormstore: %w", err)
 		case err != nil && isDuplicate(s.db, err):
 			return fmt.Errorf("gormstore: %s for client %q: %w", op, n.ClientID, storage.ErrAlreadyExists)
 		case err != nil:
@@ -230,7 +251,7 @@ func (s *Store) RotateToken(ctx context.Context, refreshToken string, next *mode
 		case won:
 			return nil
 		}
-		old, rotatedAt, ok, err := s.readToken(ctx, s.q.tokenByRefresh, refreshToken)
+		old, rotatedAt, ok, err := s.readToken(ctx, s.q.tokenByRefresh, digest)
 		if err != nil {
 			return dbError(op, err)
 		}
@@ -240,7 +261,14 @@ func (s *Store) RotateToken(ctx context.Context, refreshToken string, next *mode
 		err = backendkit.CheckRefresh(old, now)
 		switch {
 		case err == nil:
-			continue // stored after the UPDATE ran
+			// Live: next is for another client or grant, which the
+			// UPDATE's conditions refused, or the pair was stored after
+			// the UPDATE ran.
+			next := n
+			if err := backendkit.Successor(old, &next); err != nil {
+				return fmt.Errorf("gormstore: %w", err)
+			}
+			continue
 		case !old.Revoked:
 			return fmt.Errorf("gormstore: %s: %w", op, err) // expired: nothing changes
 		case backendkit.ReuseWithinInterval(rotatedAt, s.reuse, now):
@@ -254,13 +282,33 @@ func (s *Store) RotateToken(ctx context.Context, refreshToken string, next *mode
 	return dbError(op, errors.New("refresh token kept changing while being rotated"))
 }
 
-// rotate runs the transaction of [Store.RotateToken] for the next pair n:
-// the conditional UPDATE of the pair of refreshToken and, if it changed
-// the row, the read of that row, [backendkit.Successor] and the INSERT of
-// n. won reports whether it committed both writes; on error (a Successor
-// error wraps [storage.ErrInvalid]) neither is kept. A transaction the
-// database aborted to break a deadlock is run again.
-func (s *Store) rotate(ctx context.Context, refreshToken string, n models.Token, now time.Time) (won bool, err error) {
+// rotate runs the writes of [Store.RotateToken] for the next pair n: the
+// conditional UPDATE of the pair stored under digest and, if it changed
+// the row, the INSERT of n in the old pair's grant; one statement on
+// PostgreSQL (q.rotateOne), a transaction of two elsewhere. won reports
+// whether both were committed; on error neither is kept. A statement or
+// transaction the database aborted to break a deadlock is run again.
+func (s *Store) rotate(ctx context.Context, digest string, n models.Token, now time.Time) (won bool, err error) {
+	// The UPDATE's arguments: instants, the old pair, the successor
+	// checks (the grant ID twice, see rotateOldChecked).
+	check := []any{ms(backendkit.Truncate(now)), rotatedMS(now), digest, ceilMS(now), n.ClientID, n.GrantID, n.GrantID}
+	// The INSERT's: the row of n but client_id and grant_id, which the
+	// old row gives.
+	r := s.tokenRow(&n)
+	insert := []any{r[0], r[1], r[3], r[4], r[5], r[7], r[8], r[9], r[10]}
+	if s.q.rotateOne != "" {
+		args := append(check, insert...)
+		err = retry(ctx, func() error {
+			var one int
+			err := s.queryRow(ctx, s.q.rotateOne, args...).Scan(&one)
+			won = err == nil
+			if errors.Is(err, sql.ErrNoRows) { // the UPDATE changed nothing
+				return nil
+			}
+			return err
+		})
+		return won && err == nil, err
+	}
 	var opts []*sql.TxOptions
 	if s.dialect == mysqlDialect {
 		// No gap locks. Under REPEATABLE READ, InnoDB's UPDATE through the
@@ -269,47 +317,27 @@ func (s *Store) rotate(ctx context.Context, refreshToken string, n models.Token,
 		// new refresh digest that sorts into that gap then waits for the
 		// waiters, which wait for it, a deadlock concurrent rotations of
 		// one refresh token hit often. READ COMMITTED locks the row alone;
-		// its UPDATE still reads the latest committed version.
+		// its UPDATE still reads the latest committed version, and the
+		// SELECT of INSERT ... SELECT is a consistent read that sees the
+		// transaction's own UPDATE and takes no lock. (go-sql-driver sends
+		// SET TRANSACTION ISOLATION LEVEL before START TRANSACTION: one
+		// round trip more than a plain BEGIN.)
 		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	}
+	insert = append(insert, digest)
 	err = retry(ctx, func() error {
 		won = false
 		return s.data.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			args := []any{ms(backendkit.Truncate(now)), rotatedMS(now), secret.Digest(refreshToken), ceilMS(now)}
-			var old *models.Token
-			if s.returning {
-				// One statement decides and returns the pair.
-				var ok bool
-				var err error
-				old, _, ok, err = scanToken(statement(ctx, tx, s.q.rotateOldReturning, args).Row())
-				if err != nil || !ok {
-					return err
-				}
-			} else {
-				res := execOn(ctx, tx, s.q.rotateOld, args...)
-				if res.Error != nil || res.RowsAffected == 0 {
-					return res.Error
-				}
-				var ok bool
-				var err error
-				old, _, ok, err = readTokenOn(ctx, tx, s.q.tokenByRefresh, refreshToken)
-				switch {
-				case err != nil:
-					return err
-				case !ok: // cannot happen: the UPDATE holds the row
-					return errors.New("the rotated pair vanished inside its transaction")
-				}
-			}
-			next := n // Successor sets an empty GrantID; a retry starts afresh
-			if err := backendkit.Successor(old, &next); err != nil {
-				return err
-			}
-			refreshDigest, refreshExpMS := refreshColumns(&next)
-			res := execOn(ctx, tx, s.q.insertToken,
-				secret.Digest(next.AccessToken), refreshDigest, next.ClientID, next.Scope, next.TokenType, next.UserID, next.GrantID,
-				ms(next.IssuedAt), ms(next.ExpiresAt()), refreshExpMS, ms(backendkit.PurgeAt(&next)))
-			if res.Error != nil {
+			res := execOn(ctx, tx, s.q.rotateOldChecked, check...)
+			if res.Error != nil || res.RowsAffected == 0 {
 				return res.Error
+			}
+			res = execOn(ctx, tx, s.q.insertSuccessor, insert...)
+			switch {
+			case res.Error != nil:
+				return res.Error
+			case res.RowsAffected != 1: // cannot happen: the UPDATE holds the row
+				return errors.New("the rotated pair vanished inside its transaction")
 			}
 			won = true
 			return nil

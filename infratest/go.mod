@@ -1,6 +1,6 @@
 module github.com/oauthstore/oauthstore/infratest
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/FerretDB/FerretDB v1.24.2

@@ -82,7 +82,7 @@ func mariadbIsolated(t *testing.T, srv *containers.Server) isolatedDB {
 // the fast test hasher, closed when t ends.
 func newGormStore(t *testing.T, db *gorm.DB, opts ...gormstore.Option) *gormstore.Store {
 	t.Helper()
-	opts = append([]gormstore.Option{gormstore.WithHasher(secret.Fast()), gormstore.WithTablePrefix(randomName("p") + "_")}, opts...)
+	opts = append([]gormstore.Option{gormstore.WithHasher(secret.ForTests()), gormstore.WithTablePrefix(randomName("p") + "_")}, opts...)
 	s, err := gormstore.New(t.Context(), db, opts...)
 	if err != nil {
 		t.Fatalf("gormstore.New: %v", err)

@@ -97,7 +97,7 @@ func freshMongoDB(t *testing.T, c *mongo.Client) *mongo.Database {
 func newMongoStore(t *testing.T, db *mongo.Database, opts ...mongostore.Option) *mongostore.Store {
 	t.Helper()
 	opts = append([]mongostore.Option{
-		mongostore.WithHasher(secret.Fast()),
+		mongostore.WithHasher(secret.ForTests()),
 		mongostore.WithCollectionPrefix(randomName("p") + "_"),
 		// FerretDB refuses TTL indexes; the store then relies on
 		// PurgeExpired, which the suite exercises either way.

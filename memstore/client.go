@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/oauthstore/oauthstore/backendkit"
@@ -12,20 +11,12 @@ import (
 	"github.com/oauthstore/oauthstore/storage"
 )
 
-var (
-	_ storage.ClientManager = (*Store)(nil)
-	_ storage.StatsReporter = (*Store)(nil)
-)
-
 // CreateClient implements [storage.ClientStore].
 func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	const op = "memstore: create client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	rec, err := backendkit.NormalizeClient(c)
+	rec, err := backendkit.StartCreateClient(ctx, op, c)
 	if err != nil {
-		return fmt.Errorf("memstore: %w", err)
+		return err
 	}
 	s.clientsMu.RLock()
 	_, taken := s.clients[rec.ClientID]
@@ -33,15 +24,8 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	if taken {
 		return fmt.Errorf("%s %q: %w", op, rec.ClientID, storage.ErrAlreadyExists)
 	}
-	var secrets backendkit.Secrets
-	if rec.ClientSecret != "" {
-		if secrets.Hash, err = s.auth.Hash(op, rec.ClientID, rec.ClientSecret); err != nil {
-			return err
-		}
-		rec.ClientSecret = ""
-	}
-	// The hash may have taken a while: a cancelled call writes nothing.
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	secrets, err := s.auth.SecretsOf(ctx, op, &rec)
+	if err != nil {
 		return err
 	}
 	s.clientsMu.Lock()
@@ -67,8 +51,7 @@ func (r *clientRec) read(now time.Time) *models.Client {
 	return c
 }
 
-func (s *Store) getClient(clientID string) (*models.Client, backendkit.Secrets, bool) {
-	now := s.now()
+func (s *Store) getClient(clientID string, now time.Time) (*models.Client, backendkit.Secrets, bool) {
 	s.clientsMu.RLock()
 	defer s.clientsMu.RUnlock()
 	rec, ok := s.clients[clientID]
@@ -84,7 +67,7 @@ func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client,
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	c, _, ok := s.getClient(clientID)
+	c, _, ok := s.getClient(clientID, s.now())
 	if !ok {
 		return nil, fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
 	}
@@ -94,15 +77,11 @@ func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client,
 // AuthenticateClient implements [storage.ClientStore]. An unknown or public
 // client costs a slow hash too ([backendkit.ClientAuth]).
 func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
-	const op = "memstore: authenticate client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	c, secrets, ok := s.getClient(clientID)
-	if err := s.auth.Verify(op, clientID, ok, secrets, clientSecret, s.now()); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return s.auth.Authenticate(ctx, "memstore: authenticate client", clientID, clientSecret, s.now,
+		func(now time.Time) (*models.Client, backendkit.Secrets, bool, error) {
+			c, secrets, ok := s.getClient(clientID, now)
+			return c, secrets, ok, nil
+		})
 }
 
 // DeleteClient implements [storage.ClientStore]. It visits every stored code
@@ -149,12 +128,9 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 // UpdateClient implements [storage.ClientManager].
 func (s *Store) UpdateClient(ctx context.Context, c *models.Client) error {
 	const op = "memstore: update client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	rec, err := backendkit.NormalizeUpdate(c)
+	rec, err := backendkit.StartUpdateClient(ctx, op, c)
 	if err != nil {
-		return fmt.Errorf("memstore: %w", err)
+		return err
 	}
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
@@ -174,15 +150,23 @@ func (s *Store) RotateClientSecret(ctx context.Context, clientID, newSecret stri
 	if err != nil {
 		return err
 	}
+	return s.setSecrets(op, clientID, func(old backendkit.Secrets) backendkit.Secrets {
+		return backendkit.RotateSecrets(old, h, previousValidUntil)
+	})
+}
+
+// setSecrets replaces the secrets of the client clientID by next of its
+// current ones, under clientsMu.
+func (s *Store) setSecrets(op, clientID string, next func(backendkit.Secrets) backendkit.Secrets) error {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
 	rec, ok := s.clients[clientID]
 	if !ok {
 		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
 	}
-	next := *rec
-	next.secrets = backendkit.RotateSecrets(rec.secrets, h, previousValidUntil)
-	s.clients[clientID] = &next
+	changed := *rec
+	changed.secrets = next(rec.secrets)
+	s.clients[clientID] = &changed
 	return nil
 }
 
@@ -192,16 +176,7 @@ func (s *Store) RemoveClientSecrets(ctx context.Context, clientID string) error 
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	s.clientsMu.Lock()
-	defer s.clientsMu.Unlock()
-	rec, ok := s.clients[clientID]
-	if !ok {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	next := *rec
-	next.secrets = backendkit.Secrets{}
-	s.clients[clientID] = &next
-	return nil
+	return s.setSecrets(op, clientID, func(backendkit.Secrets) backendkit.Secrets { return backendkit.Secrets{} })
 }
 
 // ListClients implements [storage.ClientManager] on the sorted client IDs.
@@ -275,36 +250,22 @@ func (s *Store) Stats(ctx context.Context) (*storage.Stats, error) {
 		return nil, err
 	}
 	now := s.now()
-	st := &storage.Stats{}
 	s.clientsMu.RLock()
-	st.Clients = int64(len(s.clients))
+	clients := int64(len(s.clients))
 	s.clientsMu.RUnlock()
-	byClient := map[string]*storage.RecordCounts{}
-	counts := func(clientID string) *storage.RecordCounts {
-		c, ok := byClient[clientID]
-		if !ok {
-			c = new(storage.RecordCounts)
-			byClient[clientID] = c
-		}
-		return c
-	}
+	var tally backendkit.Tally
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
 		for _, c := range sh.codes {
-			backendkit.CountCode(counts(c.code.ClientID), &c.code, c.used.Load(), now)
+			backendkit.CountCode(tally.Of(c.code.ClientID), &c.code, c.used.Load(), now)
 		}
 		for _, t := range sh.access {
 			tok := t.tok
 			tok.Revoked = t.revoked.Load()
-			backendkit.CountToken(counts(tok.ClientID), &tok, now)
+			backendkit.CountToken(tally.Of(tok.ClientID), &tok, now)
 		}
 		sh.mu.RUnlock()
 	}
-	for id, c := range byClient {
-		st.ByClient = append(st.ByClient, storage.ClientCounts{ClientID: id, RecordCounts: *c})
-		backendkit.AddCounts(&st.Total, c)
-	}
-	slices.SortFunc(st.ByClient, func(a, b storage.ClientCounts) int { return strings.Compare(a.ClientID, b.ClientID) })
-	return st, nil
+	return tally.Stats(clients), nil
 }

@@ -15,7 +15,8 @@
 //
 // # Secrets
 //
-// Codes and tokens are kept under their SHA-256 digest, never in
+// Codes and tokens are kept under their SHA-256 digest (or, with
+// [WithDigestKeys], their HMAC-SHA-256 under a server key), never in
 // plaintext, and client secrets as a salted slow hash ([WithHasher],
 // bcrypt by default). A token read by its access token therefore has an
 // empty RefreshToken, and the reverse.
@@ -27,5 +28,5 @@
 // SHA-256 and one map access, whatever the number of records, and
 // concurrent lookups rarely contend. [Store.DeleteClient] and
 // [Store.PurgeExpired] visit every record; call PurgeExpired periodically
-// to bound memory.
+// (package purger does) to bound memory.
 package memstore

@@ -1,13 +1,16 @@
 package memstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"time"
 
 	"github.com/oauthstore/oauthstore/memstore"
 	"github.com/oauthstore/oauthstore/models"
+	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -66,4 +69,36 @@ func ExampleStore_ConsumeAuthorizationCode() {
 	// Output:
 	// web-app alice <nil>
 	// true
+}
+
+// Keyed digests: codes and tokens are kept under their HMAC-SHA-256 under
+// a server key, and a key rotation keeps what was written under the old
+// key findable until the old key is dropped.
+func ExampleWithDigestKeys() {
+	ctx := context.Background()
+	oldKey := bytes.Repeat([]byte{1}, secret.MinKeyLen) // in production: random, from a secrets store
+	newKey := bytes.Repeat([]byte{2}, secret.MinKeyLen)
+	keys, err := secret.NewKeyed(oldKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := memstore.New(memstore.WithDigestKeys(keys), memstore.WithMinCredentialLength(32))
+	tok := &models.Token{AccessToken: "an-access-token-of-at-least-32-bytes", ClientID: "app", IssuedAt: time.Now(), ExpiresIn: time.Hour}
+	if err := store.CreateToken(ctx, tok); err != nil {
+		log.Fatal(err)
+	}
+	short := &models.Token{AccessToken: "too-short", ClientID: "app", IssuedAt: time.Now(), ExpiresIn: time.Hour}
+	fmt.Println("short token:", errors.Is(store.CreateToken(ctx, short), storage.ErrInvalid))
+
+	_ = keys.SetKeys(newKey, oldKey) // rotate: write under newKey, still read oldKey
+	_, err = store.GetTokenByAccess(ctx, tok.AccessToken)
+	fmt.Println("after rotation:", err)
+
+	_ = keys.SetKeys(newKey) // drop oldKey once its tokens have expired
+	_, err = store.GetTokenByAccess(ctx, tok.AccessToken)
+	fmt.Println("old key dropped:", errors.Is(err, storage.ErrNotFound))
+	// Output:
+	// short token: true
+	// after rotation: <nil>
+	// old key dropped: true
 }

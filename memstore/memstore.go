@@ -35,6 +35,42 @@ func digest(credential string) key {
 	return sha256.Sum256([]byte(credential))
 }
 
+// writeKey is the key under which the store writes credential.
+func (s *Store) writeKey(credential string) key {
+	if !s.cred.Keyed() {
+		return digest(credential)
+	}
+	return s.cred.Sum(credential)
+}
+
+// find looks credential up with look under each key it may be stored
+// under, current first, and returns the first hit and its key.
+func find[T any](s *Store, credential string, look func(key) (T, bool)) (key, T, bool) {
+	if !s.cred.Keyed() {
+		k := digest(credential)
+		v, ok := look(k)
+		return k, v, ok
+	}
+	for _, sum := range s.cred.Sums(credential) {
+		if v, ok := look(sum); ok {
+			return sum, v, true
+		}
+	}
+	var zero T
+	return key{}, zero, false
+}
+
+// findCode returns the record of code and the key it is stored under.
+func (s *Store) findCode(code string) (key, *codeRec, bool) {
+	return find(s, code, func(k key) (*codeRec, bool) {
+		sh := s.shardOf(k)
+		sh.mu.RLock()
+		rec, ok := sh.codes[k]
+		sh.mu.RUnlock()
+		return rec, ok
+	})
+}
+
 // Errors of the lookups that miss, built once: a miss is as frequent as a
 // hit for a server probing random tokens, and should not allocate.
 var (
@@ -84,10 +120,11 @@ type clientRec struct {
 // Store is an in-memory [storage.Storage]. The zero value is not usable:
 // create one with [New]. It is safe for concurrent use.
 type Store struct {
-	now    func() time.Time
-	hasher secret.Hasher
-	reuse  time.Duration // reuse interval of RotateToken
-	seed   maphash.Seed  // of the grant shard hash
+	opts  backendkit.Options // what the options set; read by New
+	now   func() time.Time
+	reuse time.Duration // reuse interval of RotateToken
+	seed  maphash.Seed  // of the grant shard hash
+	cred  backendkit.Credentials
 
 	clientsMu sync.RWMutex
 	clients   map[string]*clientRec
@@ -97,43 +134,43 @@ type Store struct {
 	shards [shardCount]shard
 }
 
-var _ storage.Storage = (*Store)(nil)
+var _ backendkit.Backend = (*Store)(nil)
 
 // Option configures a [Store].
 type Option func(*Store)
 
 // WithClock sets the clock the store uses for every expiry decision. The
 // default is [time.Now].
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
-		if now != nil {
-			s.now = now
-		}
-	}
-}
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.opts.SetClock(now) } }
 
 // WithHasher sets the hasher for client secrets. The default is
 // [secret.Default].
-func WithHasher(h secret.Hasher) Option {
-	return func(s *Store) {
-		if h != nil {
-			s.hasher = h
-		}
-	}
-}
+func WithHasher(h secret.Hasher) Option { return func(s *Store) { s.opts.SetHasher(h) } }
 
 // WithReuseInterval sets the reuse interval of [Store.RotateToken]: for d
 // after a rotation, a replay of the rotated refresh token fails with
 // [storage.ErrRevoked] without revoking the grant, for clients that retry
 // a refresh whose answer they lost. The default, 0, is no interval: every
 // replay revokes the grant.
-func WithReuseInterval(d time.Duration) Option {
-	return func(s *Store) { s.reuse = max(d, 0) }
+func WithReuseInterval(d time.Duration) Option { return func(s *Store) { s.opts.SetReuseInterval(d) } }
+
+// WithDigestKeys makes the store key codes and tokens by their HMAC-SHA-256
+// under keys (see [secret.Keyed]) instead of their SHA-256: the current key
+// for what it writes, every key, current first, for what it looks up. A
+// rotation with [secret.Keyed.SetKeys] takes effect at the next call. nil
+// keeps the default, unkeyed digests.
+func WithDigestKeys(keys *secret.Keyed) Option { return func(s *Store) { s.opts.SetDigestKeys(keys) } }
+
+// WithMinCredentialLength makes CreateAuthorizationCode, CreateToken and
+// RotateToken reject, with [storage.ErrInvalid], a code or token shorter
+// than n bytes. The default, 0 (as any n <= 0), accepts any length.
+func WithMinCredentialLength(n int) Option {
+	return func(s *Store) { s.opts.SetMinCredentialLength(n) }
 }
 
 // New returns an empty store.
 func New(opts ...Option) *Store {
-	s := &Store{now: time.Now, hasher: secret.Default(), clients: make(map[string]*clientRec), seed: maphash.MakeSeed()}
+	s := &Store{clients: make(map[string]*clientRec), seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i] = shard{
 			codes:   make(map[key]*codeRec),
@@ -145,7 +182,8 @@ func New(opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
-	s.auth = backendkit.NewClientAuth(s.hasher)
+	s.now, s.reuse = s.opts.Clock(), s.opts.ReuseInterval()
+	s.auth, s.cred = s.opts.ClientAuth(), s.opts.Credentials()
 	return s
 }
 
@@ -273,14 +311,11 @@ func (s *Store) lockAll() func() {
 // their shards.
 func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	const op = "memstore: create authorization code"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	rec, err := s.cred.StartCreateCode(ctx, op, c)
+	if err != nil {
 		return err
 	}
-	rec, err := backendkit.NormalizeAuthorizationCode(c)
-	if err != nil {
-		return fmt.Errorf("memstore: %w", err)
-	}
-	k := digest(rec.Code)
+	k := s.writeKey(rec.Code)
 	rec.Code = ""
 	var l lockSet
 	l.add(shardIndex(k))
@@ -303,11 +338,7 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	k := digest(code)
-	sh := s.shardOf(k)
-	sh.mu.RLock()
-	rec, ok := sh.codes[k]
-	sh.mu.RUnlock()
+	_, rec, ok := s.findCode(code)
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
@@ -327,12 +358,8 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	k := digest(code)
 	now := s.now()
-	sh := s.shardOf(k)
-	sh.mu.RLock()
-	rec, ok := sh.codes[k]
-	sh.mu.RUnlock()
+	_, rec, ok := s.findCode(code)
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
@@ -356,15 +383,12 @@ func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	k := digest(code)
-	sh := s.shardOf(k)
 	for {
-		sh.mu.RLock()
-		rec, ok := sh.codes[k]
-		sh.mu.RUnlock()
+		k, rec, ok := s.findCode(code)
 		if !ok {
 			return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 		}
+		sh := s.shardOf(k)
 		var l lockSet
 		l.add(shardIndex(k))
 		l.add(s.grantShard(rec.code.GrantID))
@@ -384,14 +408,11 @@ func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 // order, so the uniqueness checks and the inserts are one atomic step.
 func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	const op = "memstore: create token"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	tok, err := s.cred.StartCreateToken(ctx, op, t)
+	if err != nil {
 		return err
 	}
-	tok, err := backendkit.NormalizeToken(t)
-	if err != nil {
-		return fmt.Errorf("memstore: %w", err)
-	}
-	rec := newTokenRec(tok)
+	rec := s.newTokenRec(tok)
 	var l lockSet
 	s.tokenLocks(&l, rec)
 	s.lock(&l)
@@ -404,10 +425,10 @@ func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 
 // newTokenRec makes the record of the normalized token tok, keeping only
 // the digests of its credentials.
-func newTokenRec(tok models.Token) *tokenRec {
-	rec := &tokenRec{access: digest(tok.AccessToken), hasRefresh: tok.RefreshToken != ""}
+func (s *Store) newTokenRec(tok models.Token) *tokenRec {
+	rec := &tokenRec{access: s.writeKey(tok.AccessToken), hasRefresh: tok.RefreshToken != ""}
 	if rec.hasRefresh {
-		rec.refresh = digest(tok.RefreshToken)
+		rec.refresh = s.writeKey(tok.RefreshToken)
 	}
 	tok.AccessToken, tok.RefreshToken = "", ""
 	rec.tok = tok
@@ -444,18 +465,26 @@ func (s *Store) insertToken(rec *tokenRec) error {
 }
 
 func (s *Store) lookupToken(credential string, byRefresh bool) (*tokenRec, bool) {
-	k := digest(credential)
-	sh := s.shardOf(k)
-	sh.mu.RLock()
-	var rec *tokenRec
-	var ok bool
-	if byRefresh {
-		rec, ok = sh.refresh[k]
-	} else {
-		rec, ok = sh.access[k]
-	}
-	sh.mu.RUnlock()
+	_, rec, ok := s.findToken(credential, byRefresh)
 	return rec, ok
+}
+
+// findToken returns the pair whose access (or refresh) token is credential
+// and the key it is stored under.
+func (s *Store) findToken(credential string, byRefresh bool) (key, *tokenRec, bool) {
+	return find(s, credential, func(k key) (*tokenRec, bool) {
+		sh := s.shardOf(k)
+		sh.mu.RLock()
+		var rec *tokenRec
+		var ok bool
+		if byRefresh {
+			rec, ok = sh.refresh[k]
+		} else {
+			rec, ok = sh.access[k]
+		}
+		sh.mu.RUnlock()
+		return rec, ok
+	})
 }
 
 // GetTokenByAccess implements [storage.TokenStore].
@@ -530,30 +559,21 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 // other, and the first revokes the pair the others then find revoked.
 func (s *Store) RotateToken(ctx context.Context, refreshToken string, next *models.Token) error {
 	const op = "memstore: rotate token"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	n, err := s.cred.StartRotate(ctx, op, refreshToken, next)
+	if err != nil {
 		return err
 	}
-	n, err := backendkit.NormalizeSuccessor(next)
-	if err != nil {
-		return fmt.Errorf("memstore: %w", err)
-	}
-	if refreshToken == "" {
-		return fmt.Errorf("%s: empty refresh token: %w", op, storage.ErrNotFound)
-	}
-	k := digest(refreshToken)
-	sh := s.shardOf(k)
 	now := s.now()
 	for {
-		sh.mu.RLock()
-		old, ok := sh.refresh[k]
-		sh.mu.RUnlock()
+		k, old, ok := s.findToken(refreshToken, true)
 		if !ok {
 			return errRotateNotFound
 		}
+		sh := s.shardOf(k)
 		var l lockSet
 		l.add(shardIndex(k))
 		l.add(s.grantShard(old.tok.GrantID))
-		rec := newTokenRec(n)
+		rec := s.newTokenRec(n)
 		l.add(shardIndex(rec.access))
 		if rec.hasRefresh {
 			l.add(shardIndex(rec.refresh))

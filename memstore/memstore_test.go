@@ -46,12 +46,24 @@ func (d dumpable) DumpRaw(ctx context.Context) ([]byte, error) {
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T, clock func() time.Time) storage.Storage {
-		return dumpable{New(WithClock(clock), WithHasher(secret.Fast()))}
+		return dumpable{New(WithClock(clock), WithHasher(secret.ForTests()))}
+	})
+}
+
+func TestConformanceKeyed(t *testing.T) {
+	conformance.RunKeyed(t, func(t *testing.T, clock func() time.Time, keys *secret.Keyed) storage.Storage {
+		return dumpable{New(WithClock(clock), WithHasher(secret.ForTests()), WithDigestKeys(keys))}
+	})
+}
+
+func TestConformanceMinCredentialLength(t *testing.T) {
+	conformance.RunMinCredentialLength(t, func(t *testing.T, clock func() time.Time, n int) storage.Storage {
+		return New(WithClock(clock), WithHasher(secret.ForTests()), WithMinCredentialLength(n))
 	})
 }
 
 func TestConformanceReuseInterval(t *testing.T) {
 	conformance.RunReuseInterval(t, func(t *testing.T, clock func() time.Time, interval time.Duration) storage.Storage {
-		return New(WithClock(clock), WithHasher(secret.Fast()), WithReuseInterval(interval))
+		return New(WithClock(clock), WithHasher(secret.ForTests()), WithReuseInterval(interval))
 	})
 }

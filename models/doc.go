@@ -18,7 +18,7 @@
 // [Client.CheckRedirectURI] matches redirect URIs exactly, with no prefix
 // matching or normalisation. [Client.CheckResponseType] allows a
 // space-separated value such as "code id_token" only if every part is
-// allowed. [Client.GetAllowedScope] and [Client.CheckScope] work on
+// allowed. [Client.AllowedScope] and [Client.CheckScope] work on
 // space-separated scopes.
 //
 // # PKCE

@@ -153,9 +153,10 @@ func (c *Client) CheckResponseType(responseType string) bool {
 	return true
 }
 
-// GetAllowedScope returns the part of the space-separated scope that the
-// client is allowed, in the order requested, without duplicates.
-func (c *Client) GetAllowedScope(scope string) string {
+// AllowedScope returns the part of the space-separated scope that the
+// client is allowed, in the order requested, without duplicates (aioauth's
+// Client.get_allowed_scope).
+func (c *Client) AllowedScope(scope string) string {
 	allowed := strings.Fields(c.Scope)
 	var out []string
 	for _, s := range strings.Fields(scope) {
@@ -187,8 +188,10 @@ type AuthorizationCode struct {
 	ClientID string
 	// RedirectURI is the redirect URI of the authorization request, if any.
 	RedirectURI string
-	// ResponseType is the response type of the authorization request.
-	ResponseType string
+	// ResponseType is the response type of the authorization request: one
+	// of the ResponseType constants or, for a combined request, several
+	// separated by spaces ("code id_token"), as sent.
+	ResponseType ResponseType
 	// Scope is the space-separated scope granted.
 	Scope string
 	// AuthTime is when the code was issued (aioauth's auth_time).

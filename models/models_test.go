@@ -71,11 +71,11 @@ func TestClientChecks(t *testing.T) {
 			t.Errorf("CheckResponseType(%q) = %t, want %t", r, got, want)
 		}
 	}
-	if got := c.GetAllowedScope("write admin read write"); got != "write read" {
-		t.Errorf("GetAllowedScope = %q, want %q", got, "write read")
+	if got := c.AllowedScope("write admin read write"); got != "write read" {
+		t.Errorf("AllowedScope = %q, want %q", got, "write read")
 	}
-	if got := c.GetAllowedScope("admin"); got != "" {
-		t.Errorf("GetAllowedScope(admin) = %q, want empty", got)
+	if got := c.AllowedScope("admin"); got != "" {
+		t.Errorf("AllowedScope(admin) = %q, want empty", got)
 	}
 	if !c.CheckScope("read profile") || c.CheckScope("read admin") || !c.CheckScope("") {
 		t.Error("CheckScope: want read+profile and empty allowed, admin refused")

@@ -173,18 +173,18 @@ func FuzzClientChecks(f *testing.F) {
 	f.Add("", " ", "", "")
 	f.Fuzz(func(t *testing.T, allowed, requested, responseType, grant string) {
 		c := Client{Scope: allowed, ResponseTypes: []ResponseType{ResponseTypeCode, ResponseTypeIDToken}, GrantTypes: []GrantType{GrantAuthorizationCode}}
-		got := c.GetAllowedScope(requested)
+		got := c.AllowedScope(requested)
 		parts := strings.Fields(got)
 		for i, s := range parts {
 			if !slices.Contains(strings.Fields(allowed), s) || !slices.Contains(strings.Fields(requested), s) {
-				t.Fatalf("GetAllowedScope(%q) with %q allowed gave %q, which is not both requested and allowed", requested, allowed, s)
+				t.Fatalf("AllowedScope(%q) with %q allowed gave %q, which is not both requested and allowed", requested, allowed, s)
 			}
 			if slices.Contains(parts[:i], s) {
-				t.Fatalf("GetAllowedScope(%q) repeats %q", requested, s)
+				t.Fatalf("AllowedScope(%q) repeats %q", requested, s)
 			}
 		}
 		if c.CheckScope(requested) && len(parts) != len(dedupe(strings.Fields(requested))) {
-			t.Fatalf("CheckScope(%q) is true but GetAllowedScope dropped some of it: %q", requested, got)
+			t.Fatalf("CheckScope(%q) is true but AllowedScope dropped some of it: %q", requested, got)
 		}
 		if c.CheckResponseType(responseType) {
 			for _, p := range strings.Fields(responseType) {

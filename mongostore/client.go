@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -15,11 +13,6 @@ import (
 	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/storage"
-)
-
-var (
-	_ storage.ClientManager = (*Store)(nil)
-	_ storage.StatsReporter = (*Store)(nil)
 )
 
 // rotateSecretAttempts bounds how many times [Store.RotateClientSecret]
@@ -137,29 +130,22 @@ func hashIs(h string) bson.E {
 // the store's hasher ([WithHasher]).
 func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	const op = "mongostore: create client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	n, err := backendkit.StartCreateClient(ctx, op, c)
+	if err != nil {
 		return err
 	}
-	n, err := backendkit.NormalizeClient(c)
+	secrets, err := s.auth.SecretsOf(ctx, op, &n)
 	if err != nil {
 		return err
 	}
 	doc := clientDoc{
+		SecretHash:    secrets.Hash,
 		ID:            n.ClientID,
 		GrantTypes:    strs(n.GrantTypes),
 		ResponseTypes: strs(n.ResponseTypes),
 		RedirectURIs:  n.RedirectURIs,
 		Scope:         n.Scope,
 		UserID:        n.UserID,
-	}
-	if n.ClientSecret != "" {
-		if doc.SecretHash, err = s.auth.Hash(op, n.ClientID, n.ClientSecret); err != nil {
-			return err
-		}
-		// The hash may have taken a while: a cancelled call writes nothing.
-		if err := backendkit.CtxErr(ctx, op); err != nil {
-			return err
-		}
 	}
 	if _, err := s.clients.InsertOne(ctx, doc); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
@@ -212,23 +198,17 @@ func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client,
 // exist.
 func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
 	const op = "mongostore: authenticate client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	d, err := s.findClient(ctx, op, clientID, nil)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return nil, err
-	}
-	found := err == nil
-	var secrets backendkit.Secrets
-	if found {
-		secrets = d.secrets()
-	}
-	now := s.now()
-	if err := s.auth.Verify(op, clientID, found, secrets, clientSecret, now); err != nil {
-		return nil, err
-	}
-	return d.client(now), nil
+	return s.auth.Authenticate(ctx, op, clientID, clientSecret, s.now,
+		func(now time.Time) (*models.Client, backendkit.Secrets, bool, error) {
+			d, err := s.findClient(ctx, op, clientID, nil)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				return nil, backendkit.Secrets{}, false, nil
+			case err != nil:
+				return nil, backendkit.Secrets{}, false, err
+			}
+			return d.client(now), d.secrets(), true, nil
+		})
 }
 
 // DeleteClient implements [storage.ClientStore] without a transaction: it
@@ -237,11 +217,8 @@ func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret s
 // in that order and what a failure in between leaves.
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	const op = "mongostore: delete client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	if err := backendkit.StartByID(ctx, op, clientID); err != nil {
 		return err
-	}
-	if !backendkit.LookupID(clientID) {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
 	}
 	byClient := bson.D{{Key: "client_id", Value: clientID}}
 	// Markers after what they mark: a token whose rotation marker is gone
@@ -253,33 +230,29 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	}
 	res, err := s.clients.DeleteOne(ctx, bson.D{{Key: "_id", Value: clientID}})
 	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, clientID, err)
+		return backendkit.ClientWritten(op, clientID, 0, err)
 	}
-	if res.DeletedCount == 0 {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	return nil
+	return backendkit.ClientWritten(op, clientID, res.DeletedCount, nil)
 }
 
 // UpdateClient implements [storage.ClientManager] with one UpdateOne by
 // _id that sets the registration fields and touches no secret field.
 func (s *Store) UpdateClient(ctx context.Context, c *models.Client) error {
 	const op = "mongostore: update client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	n, err := backendkit.StartUpdateClient(ctx, op, c)
+	if err != nil {
 		return err
 	}
-	n, err := backendkit.NormalizeUpdate(c)
-	if err != nil {
-		return fmt.Errorf("mongostore: %w", err)
-	}
 	res, err := s.clients.UpdateOne(ctx, bson.D{{Key: "_id", Value: n.ClientID}}, registrationUpdate(&n))
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, n.ClientID, err)
+	return backendkit.ClientWritten(op, n.ClientID, matched(res), err)
+}
+
+// matched is the number of documents an update matched; 0 if it failed.
+func matched(res *mongo.UpdateResult) int64 {
+	if res == nil {
+		return 0
 	}
-	if res.MatchedCount == 0 {
-		return fmt.Errorf("%s %q: %w", op, n.ClientID, storage.ErrNotFound)
-	}
-	return nil
+	return res.MatchedCount
 }
 
 // RotateClientSecret implements [storage.ClientManager]. The new secret is
@@ -325,20 +298,11 @@ func (s *Store) RotateClientSecret(ctx context.Context, clientID, newSecret stri
 // by _id that unsets the current and previous secret.
 func (s *Store) RemoveClientSecrets(ctx context.Context, clientID string) error {
 	const op = "mongostore: remove client secrets"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	if err := backendkit.StartByID(ctx, op, clientID); err != nil {
 		return err
 	}
-	if !backendkit.LookupID(clientID) {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
 	res, err := s.clients.UpdateOne(ctx, bson.D{{Key: "_id", Value: clientID}}, secretsUpdate(backendkit.Secrets{}))
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, clientID, err)
-	}
-	if res.MatchedCount == 0 {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	return nil
+	return backendkit.ClientWritten(op, clientID, matched(res), err)
 }
 
 // ListClients implements [storage.ClientManager] by keyset pagination on
@@ -388,11 +352,8 @@ func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage
 // failure part-way is mended by calling it again.
 func (s *Store) RevokeClientTokens(ctx context.Context, clientID string) error {
 	const op = "mongostore: revoke client tokens"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	if err := backendkit.StartByID(ctx, op, clientID); err != nil {
 		return err
-	}
-	if !backendkit.LookupID(clientID) {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
 	}
 	byClient := bson.D{{Key: "client_id", Value: clientID}}
 	codes, err := s.codes.UpdateMany(ctx, byClient, bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}})
@@ -423,33 +384,18 @@ func (s *Store) Stats(ctx context.Context) (*storage.Stats, error) {
 		return nil, err
 	}
 	now := s.now()
-	st := &storage.Stats{}
 	n, err := s.clients.CountDocuments(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: clients: %w", op, err)
 	}
-	st.Clients = n
-	byClient := map[string]*storage.RecordCounts{}
-	counts := func(clientID string) *storage.RecordCounts {
-		c, ok := byClient[clientID]
-		if !ok {
-			c = new(storage.RecordCounts)
-			byClient[clientID] = c
-		}
-		return c
-	}
-	if err := s.countCodes(ctx, now, counts); err != nil {
+	var tally backendkit.Tally
+	if err := s.countCodes(ctx, now, &tally); err != nil {
 		return nil, fmt.Errorf("%s: codes: %w", op, err)
 	}
-	if err := s.countTokens(ctx, now, counts); err != nil {
+	if err := s.countTokens(ctx, now, &tally); err != nil {
 		return nil, fmt.Errorf("%s: tokens: %w", op, err)
 	}
-	for id, c := range byClient {
-		st.ByClient = append(st.ByClient, storage.ClientCounts{ClientID: id, RecordCounts: *c})
-		backendkit.AddCounts(&st.Total, c)
-	}
-	slices.SortFunc(st.ByClient, func(a, b storage.ClientCounts) int { return strings.Compare(a.ClientID, b.ClientID) })
-	return st, nil
+	return tally.Stats(n), nil
 }
 
 // pendingMarks collects records whose state depends on whether their
@@ -497,7 +443,7 @@ func (p *pendingMarks) flush(ctx context.Context) error {
 }
 
 // countCodes counts every code document in its state at now.
-func (s *Store) countCodes(ctx context.Context, now time.Time, counts func(string) *storage.RecordCounts) error {
+func (s *Store) countCodes(ctx context.Context, now time.Time, tally *backendkit.Tally) error {
 	cur, err := s.codes.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
 		{Key: "_id", Value: 1}, {Key: "gen", Value: 1}, {Key: "client_id", Value: 1},
 		{Key: "auth_time", Value: 1}, {Key: "expires_at", Value: 1}, {Key: "used", Value: 1},
@@ -514,11 +460,11 @@ func (s *Store) countCodes(ctx context.Context, now time.Time, counts func(strin
 		}
 		c := d.code("")
 		if d.Used {
-			backendkit.CountCode(counts(d.ClientID), c, true, now)
+			backendkit.CountCode(tally.Of(d.ClientID), c, true, now)
 			continue
 		}
 		if err := pending.add(ctx, markerID(d.ID, d.Gen), func(used bool) {
-			backendkit.CountCode(counts(c.ClientID), c, used, now)
+			backendkit.CountCode(tally.Of(c.ClientID), c, used, now)
 		}); err != nil {
 			return err
 		}
@@ -530,7 +476,7 @@ func (s *Store) countCodes(ctx context.Context, now time.Time, counts func(strin
 }
 
 // countTokens counts every token document in its state at now.
-func (s *Store) countTokens(ctx context.Context, now time.Time, counts func(string) *storage.RecordCounts) error {
+func (s *Store) countTokens(ctx context.Context, now time.Time, tally *backendkit.Tally) error {
 	cur, err := s.tokens.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
 		{Key: "_id", Value: 1}, {Key: "gen", Value: 1}, {Key: "refresh", Value: 1}, {Key: "client_id", Value: 1},
 		{Key: "issued_at", Value: 1}, {Key: "expires_at", Value: 1}, {Key: "refresh_expires_at", Value: 1},
@@ -548,12 +494,12 @@ func (s *Store) countTokens(ctx context.Context, now time.Time, counts func(stri
 		}
 		t := d.token()
 		if t.Revoked || d.Refresh == "" {
-			backendkit.CountToken(counts(t.ClientID), t, now)
+			backendkit.CountToken(tally.Of(t.ClientID), t, now)
 			continue
 		}
 		if err := pending.add(ctx, markerID(d.Refresh, d.Gen), func(rotated bool) {
 			t.Revoked = rotated
-			backendkit.CountToken(counts(t.ClientID), t, now)
+			backendkit.CountToken(tally.Of(t.ClientID), t, now)
 		}); err != nil {
 			return err
 		}

@@ -7,7 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
@@ -21,8 +21,8 @@ var crashT0 = time.Date(2030, time.March, 4, 5, 6, 7, 8_000_000, time.UTC)
 func newCrashStore(t *testing.T, opts ...Option) (*Store, *time.Time) {
 	t.Helper()
 	now := crashT0
-	opts = append([]Option{WithClock(func() time.Time { return now }), WithHasher(secret.Fast())}, opts...)
-	s, err := New(t.Context(), testenv.FerretDB(t), opts...)
+	opts = append([]Option{WithClock(func() time.Time { return now }), WithHasher(secret.ForTests())}, opts...)
+	s, err := New(t.Context(), mongoenv.FerretDB(t), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,8 @@
 //     it still authenticates; indexed on {user_id, _id} for listings by
 //     owner.
 //   - codes: one document per authorization code, _id = [secret.Digest] of
-//     the code, with its grant_id and a used flag.
+//     the code (or its keyed digest, [WithDigestKeys]), with its grant_id
+//     and a used flag.
 //   - code_uses: the used-markers of consumed codes (see below).
 //   - tokens: one document per access token and its optional refresh token,
 //     _id = digest of the access token, refresh = digest of the refresh
@@ -269,7 +270,7 @@
 // with the store's. Servers that answer NotImplemented for TTL indexes
 // (FerretDB) get plain indexes instead: New goes on, calls the
 // [WithTTLUnsupported] function, [Store.TTLEnabled] reports false, and
-// PurgeExpired must be called periodically. FerretDB scans the whole
+// PurgeExpired must be called periodically (package purger does). FerretDB scans the whole
 // collection for every delete, so there each batch costs a scan (and its
 // SQLite handler fails on a single delete of more than 32,766 documents,
 // which the batches avoid).

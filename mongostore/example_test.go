@@ -10,7 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/mongostore"
 	"github.com/oauthstore/oauthstore/storage"
@@ -18,9 +18,9 @@ import (
 
 // serverURI stands for your server's URI, such as
 // "mongodb://db.internal:27017/?replicaSet=rs0". So that the example runs
-// anywhere, it is an embedded FerretDB server, which has no TTL indexes.
+// anywhere, it is the tests' FerretDB server, which has no TTL indexes.
 func serverURI() string {
-	uri, err := testenv.FerretDBURI()
+	uri, err := mongoenv.FerretDBURI()
 	if err != nil {
 		log.Fatal(err)
 	}

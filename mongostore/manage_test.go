@@ -12,7 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -51,7 +51,7 @@ func listIDs(t *testing.T, s storage.ClientManager, limit int, between func(afte
 // client stored before the listing exactly once, in bytewise order,
 // whatever is inserted before or after the cursor meanwhile.
 func TestListClientsStableUnderInsertsFerretDB(t *testing.T) {
-	db := testenv.FerretDB(t)
+	db := mongoenv.FerretDB(t)
 	s := newStore(t, db, time.Now)
 	ctx := t.Context()
 	stems := []string{"Alpha", "alpha", "Beta", "beta", "Zulu", "zulu", "élan", "Ézio", "_under", "-dash", "9nine", "日本"}
@@ -106,7 +106,7 @@ func TestListClientsStableUnderInsertsFerretDB(t *testing.T) {
 // rotation: a current secret one of them set, at most one previous secret,
 // no secret that no caller set.
 func TestRotateClientSecretConcurrentFerretDB(t *testing.T) {
-	db := testenv.FerretDB(t)
+	db := mongoenv.FerretDB(t)
 	s := newStore(t, db, time.Now)
 	ctx := t.Context()
 	c := publicClient("rotated")
@@ -150,11 +150,11 @@ func TestRotateClientSecretConcurrentFerretDB(t *testing.T) {
 // whose connection is closed, such lookups still answer ErrNotFound, while
 // a storable ID reaches the server and fails.
 func TestUnstorableClientIDNotQueried(t *testing.T) {
-	uri, err := testenv.FerretDBURI()
+	uri, err := mongoenv.FerretDBURI()
 	must(t, err)
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
 	must(t, err)
-	s := newStore(t, client.Database(testenv.FerretDB(t).Name()), time.Now)
+	s := newStore(t, client.Database(mongoenv.FerretDB(t).Name()), time.Now)
 	must(t, client.Disconnect(t.Context()))
 	ctx := t.Context()
 	ops := map[string]func(id string) error{

@@ -15,7 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/mongostore"
 	"github.com/oauthstore/oauthstore/secret"
@@ -24,7 +24,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testenv.CloseMongo()
+	mongoenv.CloseMongo()
 	os.Exit(code)
 }
 
@@ -69,7 +69,7 @@ func dumpDatabase(ctx context.Context, db *mongo.Database) ([]byte, error) {
 
 func newStore(t testing.TB, db *mongo.Database, clock func() time.Time, opts ...mongostore.Option) *mongostore.Store {
 	t.Helper()
-	opts = append([]mongostore.Option{mongostore.WithClock(clock), mongostore.WithHasher(secret.Fast())}, opts...)
+	opts = append([]mongostore.Option{mongostore.WithClock(clock), mongostore.WithHasher(secret.ForTests())}, opts...)
 	s, err := mongostore.New(t.Context(), db, opts...)
 	if err != nil {
 		t.Fatalf("mongostore.New: %v", err)
@@ -95,7 +95,7 @@ func (c *clock) Add(d time.Duration) {
 
 func TestConsumeSingleWinner(t *testing.T) {
 	const racers, codes = 32, 6
-	db := testenv.FerretDB(t)
+	db := mongoenv.FerretDB(t)
 	clk := &clock{now: t0}
 	// Four stores on one database stand for four server processes.
 	stores := make([]*mongostore.Store, 4)
@@ -162,7 +162,7 @@ func TestRotateSingleWinner(t *testing.T) {
 	for _, interval := range []time.Duration{0, time.Minute} {
 		t.Run(fmt.Sprint("interval=", interval), func(t *testing.T) {
 			const racers, rounds = 24, 3
-			db := testenv.FerretDB(t)
+			db := mongoenv.FerretDB(t)
 			clk := &clock{now: t0}
 			stores := make([]*mongostore.Store, 4)
 			for i := range stores {
@@ -229,7 +229,7 @@ func TestRotateSingleWinner(t *testing.T) {
 }
 
 func TestNoPlaintextInDatabase(t *testing.T) {
-	db := testenv.FerretDB(t)
+	db := mongoenv.FerretDB(t)
 	clk := &clock{now: t0}
 	s := newStore(t, db, clk.Now)
 	ctx := t.Context()
@@ -363,7 +363,7 @@ func checkIndexes(t *testing.T, db *mongo.Database, prefix string, ttl bool) {
 }
 
 func TestIndexesFerretDB(t *testing.T) {
-	db := testenv.FerretDB(t)
+	db := mongoenv.FerretDB(t)
 	clk := &clock{now: t0}
 	var reported []error
 	s := newStore(t, db, clk.Now, mongostore.WithTTLUnsupported(func(err error) { reported = append(reported, err) }))
@@ -413,7 +413,7 @@ func TestIndexesFerretDB(t *testing.T) {
 }
 
 func TestIndexesMongoDB(t *testing.T) {
-	db := testenv.MongoDB(t)
+	db := mongoenv.MongoDB(t)
 	clk := &clock{now: t0}
 	s := newStore(t, db, clk.Now, mongostore.WithTTLUnsupported(func(err error) { t.Errorf("MongoDB refused TTL indexes: %v", err) }))
 	if !s.TTLEnabled() {
@@ -435,7 +435,7 @@ func TestIndexesMongoDB(t *testing.T) {
 }
 
 func TestNewIdempotent(t *testing.T) {
-	db := testenv.FerretDB(t)
+	db := mongoenv.FerretDB(t)
 	clk := &clock{now: t0}
 	ctx := t.Context()
 	first := newStore(t, db, clk.Now)
@@ -464,12 +464,19 @@ func TestNewIdempotent(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	db := testenv.FerretDB(t)
+	db := mongoenv.FerretDB(t)
 	if _, err := mongostore.New(t.Context(), db, mongostore.WithTTLGrace(-time.Second)); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("New with a negative grace period = %v, want storage.ErrInvalid", err)
 	}
-	if _, err := mongostore.New(t.Context(), db, mongostore.WithReuseInterval(-time.Second)); !errors.Is(err, storage.ErrInvalid) {
-		t.Errorf("New with a negative reuse interval = %v, want storage.ErrInvalid", err)
+	for _, prefix := range []string{"a$b", "a b", "a\x00b", "system.x", strings.Repeat("p", mongostore.MaxCollectionPrefixLen+1)} {
+		if _, err := mongostore.New(t.Context(), db, mongostore.WithCollectionPrefix(prefix)); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("New with the collection prefix %q = %v, want storage.ErrInvalid", prefix, err)
+		}
+	}
+	for _, n := range []int{0, -1} {
+		if _, err := mongostore.New(t.Context(), db, mongostore.WithPurgeBatchSize(n)); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("New with a purge batch size of %d = %v, want storage.ErrInvalid", n, err)
+		}
 	}
 	if _, err := mongostore.New(t.Context(), nil); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("New with a nil database = %v, want storage.ErrInvalid", err)
@@ -485,7 +492,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestTokensWithoutRefreshDoNotCollide(t *testing.T) {
-	db := testenv.FerretDB(t)
+	db := mongoenv.FerretDB(t)
 	clk := &clock{now: t0}
 	s := newStore(t, db, clk.Now)
 	ctx := t.Context()

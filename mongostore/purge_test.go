@@ -17,7 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/mongostore"
 	"github.com/oauthstore/oauthstore/storage"
@@ -80,11 +80,11 @@ func (l *deleteLog) monitor() *event.CommandMonitor {
 	}
 }
 
-// monitoredFerretDB returns a fresh database on the embedded FerretDB
+// monitoredFerretDB returns a fresh database on the test FerretDB
 // server, through a client of its own whose delete commands are logged.
 func monitoredFerretDB(t *testing.T) (*mongo.Database, *deleteLog) {
 	t.Helper()
-	uri, err := testenv.FerretDBURI()
+	uri, err := mongoenv.FerretDBURI()
 	must(t, err)
 	log := &deleteLog{pending: make(map[int64]string), deleted: make(map[string][]int64)}
 	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMonitor(log.monitor()))
@@ -331,7 +331,7 @@ func TestPurgeExpiredSparesRecreated(t *testing.T) {
 }
 
 func TestWithPurgeBatchSizeInvalid(t *testing.T) {
-	db := testenv.FerretDB(t)
+	db := mongoenv.FerretDB(t)
 	for _, n := range []int{0, -1} {
 		if _, err := mongostore.New(t.Context(), db, mongostore.WithPurgeBatchSize(n)); !errors.Is(err, storage.ErrInvalid) {
 			t.Errorf("New with purge batch size %d = %v, want storage.ErrInvalid", n, err)

@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/oauthstore/oauthstore/backendkit"
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
@@ -61,7 +61,7 @@ func startRotation(t *testing.T, s *Store, d *tokenDoc, next *models.Token, now 
 	n, err := backendkit.NormalizeSuccessor(next)
 	mustT(t, err)
 	mustT(t, backendkit.Successor(d.token(), &n))
-	nd := newTokenDoc(&n)
+	nd := s.newTokenDoc(&n)
 	m := newRotation(d, nd, now)
 	_, err = s.rotations.InsertOne(t.Context(), m)
 	mustT(t, err)
@@ -288,7 +288,7 @@ type insertHooks struct {
 // FerretDB server, through a client of its own that calls h's hooks.
 func monitoredStore(t *testing.T, now *time.Time, h *insertHooks) *Store {
 	t.Helper()
-	uri, err := testenv.FerretDBURI()
+	uri, err := mongoenv.FerretDBURI()
 	mustT(t, err)
 	var mu sync.Mutex
 	pending := map[int64]bool{}
@@ -328,7 +328,7 @@ func monitoredStore(t *testing.T, now *time.Time, h *insertHooks) *Store {
 		_ = db.Drop(ctx)
 		_ = client.Disconnect(ctx)
 	})
-	s, err := New(t.Context(), db, WithClock(func() time.Time { return *now }), WithHasher(secret.Fast()))
+	s, err := New(t.Context(), db, WithClock(func() time.Time { return *now }), WithHasher(secret.ForTests()))
 	mustT(t, err)
 	return s
 }
@@ -345,7 +345,7 @@ func TestRotationLoserRetriesAfterRollback(t *testing.T) {
 	d := createPair(t, s, old)
 	// Another caller's marker is there when this caller inserts its own,
 	// and gone (rolled back) by the time it reads it.
-	_, err := s.rotations.InsertOne(ctx, newRotation(d, newTokenDoc(pair("retry-other")), now))
+	_, err := s.rotations.InsertOne(ctx, newRotation(d, s.newTokenDoc(pair("retry-other")), now))
 	mustT(t, err)
 	fired := 0
 	h.after = func(reply bson.Raw) {
@@ -376,7 +376,7 @@ func TestRotationLoserGivesUp(t *testing.T) {
 	old, sibling := pair("give-up"), pair("give-up-sibling")
 	d := createPair(t, s, old)
 	createPair(t, s, sibling)
-	other := newRotation(d, newTokenDoc(pair("give-up-other")), now)
+	other := newRotation(d, s.newTokenDoc(pair("give-up-other")), now)
 	// Inserted before each of the caller's inserts, deleted before the
 	// caller reads it.
 	h.before = func() {

@@ -10,11 +10,6 @@ import (
 	"github.com/oauthstore/oauthstore/storage"
 )
 
-var (
-	_ storage.ClientManager = (*Store)(nil)
-	_ storage.StatsReporter = (*Store)(nil)
-)
-
 // secretAttempts bounds how many times [Store.RotateClientSecret] reads
 // the client again because its secrets changed between its read and its
 // write.
@@ -25,12 +20,9 @@ const secretAttempts = 8
 // that first checks the ID is free.
 func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	const op = "redisstore: create client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	rec, err := backendkit.NormalizeClient(c)
+	rec, err := backendkit.StartCreateClient(ctx, op, c)
 	if err != nil {
-		return fmt.Errorf("redisstore: %w", err)
+		return err
 	}
 	key := s.k.client(rec.ClientID)
 	// Spare the slow hash for a taken ID; the script decides.
@@ -41,15 +33,8 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	if n > 0 {
 		return fmt.Errorf("%s %q: %w", op, rec.ClientID, storage.ErrAlreadyExists)
 	}
-	var secrets backendkit.Secrets
-	if rec.ClientSecret != "" {
-		if secrets.Hash, err = s.auth.Hash(op, rec.ClientID, rec.ClientSecret); err != nil {
-			return err
-		}
-		rec.ClientSecret = ""
-	}
-	// The hash may have taken a while: a cancelled call writes nothing.
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	secrets, err := s.auth.SecretsOf(ctx, op, &rec)
+	if err != nil {
 		return err
 	}
 	keys := []string{key, s.k.clients()}
@@ -61,10 +46,10 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
 	created, err := createClient.Run(wctx, s.rdb, keys, args...).Int()
-	if err != nil {
+	switch {
+	case err != nil:
 		return fmt.Errorf("%s %q: %w", op, rec.ClientID, err)
-	}
-	if created == 0 {
+	case created == 0:
 		return fmt.Errorf("%s %q: %w", op, rec.ClientID, storage.ErrAlreadyExists)
 	}
 	return nil
@@ -106,18 +91,14 @@ func (s *Store) GetClient(ctx context.Context, clientID string) (*models.Client,
 // client costs a slow hash too ([backendkit.ClientAuth]).
 func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret string) (*models.Client, error) {
 	const op = "redisstore: authenticate client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	c, secrets, _, found, err := s.readClient(ctx, clientID, now)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w", op, clientID, err)
-	}
-	if err := s.auth.Verify(op, clientID, found, secrets, clientSecret, now); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return s.auth.Authenticate(ctx, op, clientID, clientSecret, s.now,
+		func(now time.Time) (*models.Client, backendkit.Secrets, bool, error) {
+			c, secrets, _, found, err := s.readClient(ctx, clientID, now)
+			if err != nil {
+				return nil, secrets, false, fmt.Errorf("%s %q: %w", op, clientID, err)
+			}
+			return c, secrets, found, nil
+		})
 }
 
 // DeleteClient implements [storage.ClientStore]. One script deletes the
@@ -126,23 +107,14 @@ func (s *Store) AuthenticateClient(ctx context.Context, clientID, clientSecret s
 // which the server runs nothing else.
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	const op = "redisstore: delete client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	if err := backendkit.StartByID(ctx, op, clientID); err != nil {
 		return err
-	}
-	if !backendkit.LookupID(clientID) {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
 	keys := []string{s.k.client(clientID), s.k.issued(clientID), s.k.clients()}
 	found, err := deleteClient.Run(wctx, s.rdb, keys, s.k.p, clientID).Int()
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, clientID, err)
-	}
-	if found == 0 {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	return nil
+	return backendkit.ClientWritten(op, clientID, int64(found), err)
 }
 
 // UpdateClient implements [storage.ClientManager]: one script replaces the
@@ -150,24 +122,15 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 // between owner indexes if its UserID changes.
 func (s *Store) UpdateClient(ctx context.Context, c *models.Client) error {
 	const op = "redisstore: update client"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	rec, err := backendkit.NormalizeUpdate(c)
+	rec, err := backendkit.StartUpdateClient(ctx, op, c)
 	if err != nil {
-		return fmt.Errorf("redisstore: %w", err)
+		return err
 	}
 	args := append([]any{s.k.p, rec.ClientID, rec.UserID}, registrationFields(&rec)...)
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
 	found, err := updateClient.Run(wctx, s.rdb, []string{s.k.client(rec.ClientID)}, args...).Int()
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, rec.ClientID, err)
-	}
-	if found == 0 {
-		return fmt.Errorf("%s %q: %w", op, rec.ClientID, storage.ErrNotFound)
-	}
-	return nil
+	return backendkit.ClientWritten(op, rec.ClientID, int64(found), err)
 }
 
 // RotateClientSecret implements [storage.ClientManager]. The new secret is
@@ -213,21 +176,12 @@ func (s *Store) setSecrets(ctx context.Context, clientID string, args []any) (in
 // RemoveClientSecrets implements [storage.ClientManager].
 func (s *Store) RemoveClientSecrets(ctx context.Context, clientID string) error {
 	const op = "redisstore: remove client secrets"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	if err := backendkit.StartByID(ctx, op, clientID); err != nil {
 		return err
-	}
-	if !backendkit.LookupID(clientID) {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
 	args := append([]any{s.k.p, "*", "", ""}, secretFields(backendkit.Secrets{})...)
 	res, err := s.setSecrets(ctx, clientID, args)
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, clientID, err)
-	}
-	if res == 0 {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	return nil
+	return backendkit.ClientWritten(op, clientID, int64(res), err)
 }
 
 // ListClients implements [storage.ClientManager]: one script reads a page
@@ -280,21 +234,12 @@ func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage
 // index lists.
 func (s *Store) RevokeClientTokens(ctx context.Context, clientID string) error {
 	const op = "redisstore: revoke client tokens"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	if err := backendkit.StartByID(ctx, op, clientID); err != nil {
 		return err
-	}
-	if !backendkit.LookupID(clientID) {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
 	keys := []string{s.k.client(clientID), s.k.issued(clientID)}
 	n, err := revokeClientTokens.Run(wctx, s.rdb, keys, s.k.p, clientID).Int()
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, clientID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%s %q: %w", op, clientID, storage.ErrNotFound)
-	}
-	return nil
+	return backendkit.ClientWritten(op, clientID, int64(n), err)
 }

@@ -3,10 +3,10 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
-	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -15,14 +15,11 @@ import (
 // and its index entries.
 func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	const op = "redisstore: create authorization code"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	rec, err := s.cred.StartCreateCode(ctx, op, c)
+	if err != nil {
 		return err
 	}
-	rec, err := backendkit.NormalizeAuthorizationCode(c)
-	if err != nil {
-		return fmt.Errorf("redisstore: %w", err)
-	}
-	d := secret.Digest(rec.Code)
+	d := s.cred.Digest(rec.Code)
 	rec.Code = ""
 	exp := rec.ExpiresAt().UnixMilli()
 	args := append([]any{
@@ -48,12 +45,18 @@ func (s *Store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	m, err := s.rdb.HGetAll(ctx, s.k.code(secret.Digest(code))).Result()
+	m, err := backendkit.Lookup(s.cred, code, func(d string) (map[string]string, error) {
+		m, err := s.rdb.HGetAll(ctx, s.k.code(d)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		}
+		return m, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	if len(m) == 0 {
-		return nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		return nil, err
 	}
 	out, used, err := decodeCode(m)
 	if err != nil {
@@ -76,9 +79,18 @@ func (s *Store) ConsumeAuthorizationCode(ctx context.Context, code string) (*mod
 		return nil, err
 	}
 	now := s.now()
+	return backendkit.Lookup(s.cred, code, func(d string) (*models.AuthorizationCode, error) {
+		return s.consume(ctx, code, d, now)
+	})
+}
+
+// consume is [Store.ConsumeAuthorizationCode] of code, stored under the
+// digest d.
+func (s *Store) consume(ctx context.Context, code, d string, now time.Time) (*models.AuthorizationCode, error) {
+	const op = "redisstore: consume authorization code"
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	res, err := consumeCode.Run(wctx, s.rdb, []string{s.k.code(secret.Digest(code))}, s.k.p, backendkit.CeilMillis(now)).Slice()
+	res, err := consumeCode.Run(wctx, s.rdb, []string{s.k.code(d)}, s.k.p, backendkit.CeilMillis(now)).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -118,15 +130,17 @@ func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	d := secret.Digest(code)
-	wctx, cancel := writeCtx(ctx)
-	defer cancel()
-	found, err := deleteCode.Run(wctx, s.rdb, []string{s.k.code(d)}, s.k.p, d).Int()
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if found == 0 {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
-	}
-	return nil
+	_, err := backendkit.Lookup(s.cred, code, func(d string) (struct{}, error) {
+		wctx, cancel := writeCtx(ctx)
+		defer cancel()
+		found, err := deleteCode.Run(wctx, s.rdb, []string{s.k.code(d)}, s.k.p, d).Int()
+		if err != nil {
+			return struct{}{}, fmt.Errorf("%s: %w", op, err)
+		}
+		if found == 0 {
+			return struct{}{}, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }

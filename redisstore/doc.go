@@ -20,7 +20,8 @@
 // ([DefaultKeyPrefix] is "oauthstore", [WithKeyPrefix] sets another), so
 // that several stores share a server and every key of one store lies in
 // one Redis Cluster hash slot. Codes and tokens are keyed by
-// [secret.Digest] of the credential (64 lowercase hex digits); no
+// [secret.Digest] of the credential, or its keyed digest with
+// [WithDigestKeys] (64 lowercase hex digits either way); no
 // credential appears in a key name or a value, and client secrets are kept
 // only as the hasher's salted hash ([WithHasher]).
 //
@@ -110,7 +111,8 @@
 // entries from an expiry index and deletes their records and index
 // entries, so Redis is never blocked for long; ctx is checked between
 // batches. Records that Redis already deleted by their TTL are not
-// counted, but their index entries go too: run PurgeExpired periodically,
+// counted, but their index entries go too: run PurgeExpired periodically
+// (package purger does),
 // or the expiry indexes (and the issued index of a long-lived client)
 // keep an entry of about a hundred bytes per record deleted by TTL.
 //

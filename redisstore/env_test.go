@@ -15,7 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/testreq"
 	"github.com/oauthstore/oauthstore/redisstore"
 	"github.com/oauthstore/oauthstore/secret"
 )
@@ -70,7 +70,7 @@ var server = target{"server", func(t testing.TB) (redis.UniversalClient, *minire
 		shared.err = shared.rdb.Ping(ctx).Err()
 	})
 	if shared.err != nil {
-		testenv.Unavailable(t, "Redis", AddrEnv, fmt.Sprintf("%s: %v", addr, shared.err))
+		testreq.Unavailable(t, "Redis", AddrEnv, fmt.Sprintf("%s: %v", addr, shared.err))
 	}
 	return shared.rdb, nil
 }}
@@ -123,7 +123,7 @@ func newFixture(t testing.TB, tg target, clock func() time.Time, opts ...redisst
 	t.Helper()
 	rdb, mini := tg.client(t)
 	opts = append([]redisstore.Option{
-		redisstore.WithClock(clock), redisstore.WithHasher(secret.Fast()),
+		redisstore.WithClock(clock), redisstore.WithHasher(secret.ForTests()),
 		redisstore.WithKeyPrefix(isolatedPrefix(t, rdb)),
 	}, opts...)
 	s, err := redisstore.New(t.Context(), rdb, opts...)

@@ -48,18 +48,20 @@ const rotateAttempts = 4
 // Create one with [New]. It is safe for concurrent use, by any number of
 // processes sharing the server and the key prefix.
 type Store struct {
-	rdb    redis.UniversalClient
-	now    func() time.Time
-	hasher secret.Hasher
-	auth   *backendkit.ClientAuth
-	prefix string // the hash tag's content, [DefaultKeyPrefix] by default
+	rdb  redis.UniversalClient
+	opts backendkit.Options // the options every backend has; read by New
+	now  func() time.Time
+	auth *backendkit.ClientAuth
+
+	cred   backendkit.Credentials // digests and checks codes and tokens
+	prefix string                 // the hash tag's content, [DefaultKeyPrefix] by default
 	k      keys
 	grace  time.Duration
 	reuse  time.Duration // reuse interval of RotateToken
 	batch  int           // purge batch size
 }
 
-var _ storage.Storage = (*Store)(nil)
+var _ backendkit.Backend = (*Store)(nil)
 
 // Option configures a [Store].
 type Option func(*Store)
@@ -69,23 +71,11 @@ type Option func(*Store)
 // consulted: scripts are given this clock's instant. Only key TTLs run on
 // the server's clock, and they delete nothing before the grace period of
 // [WithTTLGrace] has passed since expiry.
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
-		if now != nil {
-			s.now = now
-		}
-	}
-}
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.opts.SetClock(now) } }
 
 // WithHasher sets the hasher for client secrets. The default is
 // [secret.Default]; nil keeps the default.
-func WithHasher(h secret.Hasher) Option {
-	return func(s *Store) {
-		if h != nil {
-			s.hasher = h
-		}
-	}
-}
+func WithHasher(h secret.Hasher) Option { return func(s *Store) { s.opts.SetHasher(h) } }
 
 // WithKeyPrefix sets the prefix of every key name: keys are named
 // "{prefix}:kind:…", so the prefix is the Redis Cluster hash tag that puts
@@ -94,9 +84,7 @@ func WithHasher(h secret.Hasher) Option {
 // non-empty valid UTF-8 of at most [MaxKeyPrefixLen] bytes, without NUL,
 // '{' or '}': anything else makes [New] fail with [storage.ErrInvalid].
 // The default is [DefaultKeyPrefix].
-func WithKeyPrefix(prefix string) Option {
-	return func(s *Store) { s.prefix = prefix }
-}
+func WithKeyPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
 
 // WithTTLGrace sets how long after its expiry (by the store's clock) a
 // code or token pair keeps its keys before Redis deletes them by their TTL:
@@ -106,17 +94,13 @@ func WithKeyPrefix(prefix string) Option {
 // expiry when [Store.PurgeExpired] does not delete it first. It is rounded
 // up to the millisecond; a negative value makes [New] fail with
 // [storage.ErrInvalid].
-func WithTTLGrace(d time.Duration) Option {
-	return func(s *Store) { s.grace = d }
-}
+func WithTTLGrace(d time.Duration) Option { return func(s *Store) { s.grace = d } }
 
 // WithPurgeBatchSize sets how many codes or token pairs one script of
 // [Store.PurgeExpired] examines: [DefaultPurgeBatchSize] by default. Redis
 // runs one script at a time, so smaller batches keep other clients waiting
 // less. n <= 0 makes [New] fail with [storage.ErrInvalid].
-func WithPurgeBatchSize(n int) Option {
-	return func(s *Store) { s.batch = n }
-}
+func WithPurgeBatchSize(n int) Option { return func(s *Store) { s.batch = n } }
 
 // WithReuseInterval sets the reuse interval of [Store.RotateToken]: for d
 // after a rotation (by the store's clock, the rotation instant kept to the
@@ -124,9 +108,21 @@ func WithPurgeBatchSize(n int) Option {
 // [storage.ErrRevoked] without revoking the grant, for clients that retry a
 // refresh whose answer they lost. The default, 0, is no interval: every
 // replay revokes the grant. A pair revoked rather than rotated never has
-// one. A negative d makes [New] fail with [storage.ErrInvalid].
-func WithReuseInterval(d time.Duration) Option {
-	return func(s *Store) { s.reuse = d }
+// one. A non-positive d means none.
+func WithReuseInterval(d time.Duration) Option { return func(s *Store) { s.opts.SetReuseInterval(d) } }
+
+// WithDigestKeys makes the store name the keys of codes and tokens by
+// their HMAC-SHA-256 under keys (see [secret.Keyed]) instead of their
+// SHA-256: the current key for what it writes, every key, current first,
+// for what it looks up. A rotation with [secret.Keyed.SetKeys] takes effect
+// at the next call. nil keeps the default, unkeyed digests.
+func WithDigestKeys(keys *secret.Keyed) Option { return func(s *Store) { s.opts.SetDigestKeys(keys) } }
+
+// WithMinCredentialLength makes CreateAuthorizationCode, CreateToken and
+// RotateToken reject, with [storage.ErrInvalid], a code or token shorter
+// than n bytes. The default, 0 (as any n <= 0), accepts any length.
+func WithMinCredentialLength(n int) Option {
+	return func(s *Store) { s.opts.SetMinCredentialLength(n) }
 }
 
 // New returns a store on the server client talks to: a *redis.Client, a
@@ -144,8 +140,7 @@ func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (*St
 		return nil, fmt.Errorf("%s: nil client: %w", op, storage.ErrInvalid)
 	}
 	s := &Store{
-		rdb: client, now: time.Now, hasher: secret.Default(), prefix: DefaultKeyPrefix,
-		grace: DefaultTTLGrace, batch: DefaultPurgeBatchSize,
+		rdb: client, prefix: DefaultKeyPrefix, grace: DefaultTTLGrace, batch: DefaultPurgeBatchSize,
 	}
 	for _, o := range opts {
 		o(s)
@@ -156,14 +151,12 @@ func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (*St
 	if s.grace < 0 {
 		return nil, fmt.Errorf("%s: negative TTL grace period %v: %w", op, s.grace, storage.ErrInvalid)
 	}
-	if s.reuse < 0 {
-		return nil, fmt.Errorf("%s: negative reuse interval %v: %w", op, s.reuse, storage.ErrInvalid)
-	}
 	if s.batch <= 0 {
 		return nil, fmt.Errorf("%s: purge batch size %d: %w", op, s.batch, storage.ErrInvalid)
 	}
 	s.k = keys{p: "{" + s.prefix + "}:"}
-	s.auth = backendkit.NewClientAuth(s.hasher)
+	s.now, s.reuse = s.opts.Clock(), s.opts.ReuseInterval()
+	s.auth, s.cred = s.opts.ClientAuth(), s.opts.Credentials()
 	if err := client.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("%s: ping: %w", op, err)
 	}

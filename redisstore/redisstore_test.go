@@ -46,7 +46,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"a key prefix of invalid UTF-8", redisstore.WithKeyPrefix("a\xffb")},
 		{"a key prefix too long", redisstore.WithKeyPrefix(strings.Repeat("p", redisstore.MaxKeyPrefixLen+1))},
 		{"a negative TTL grace", redisstore.WithTTLGrace(-time.Nanosecond)},
-		{"a negative reuse interval", redisstore.WithReuseInterval(-time.Second)},
 		{"a zero purge batch size", redisstore.WithPurgeBatchSize(0)},
 		{"a negative purge batch size", redisstore.WithPurgeBatchSize(-1)},
 	} {

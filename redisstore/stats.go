@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -26,21 +25,11 @@ func (s *Store) Stats(ctx context.Context) (*storage.Stats, error) {
 		return nil, err
 	}
 	now := s.now()
-	st := &storage.Stats{}
 	n, err := s.rdb.ZCard(ctx, s.k.clients()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	st.Clients = n
-	byClient := map[string]*storage.RecordCounts{}
-	counts := func(clientID string) *storage.RecordCounts {
-		c, ok := byClient[clientID]
-		if !ok {
-			c = new(storage.RecordCounts)
-			byClient[clientID] = c
-		}
-		return c
-	}
+	var tally backendkit.Tally
 	for _, idx := range []struct {
 		key  string
 		code bool
@@ -83,13 +72,13 @@ func (s *Store) Stats(ctx context.Context) (*storage.Stats, error) {
 					if err != nil {
 						return nil, fmt.Errorf("%s: %w", op, err)
 					}
-					backendkit.CountCode(counts(clientID), &c, used, now)
+					backendkit.CountCode(tally.Of(clientID), &c, used, now)
 				} else {
 					t, err := decodeToken(rec)
 					if err != nil {
 						return nil, fmt.Errorf("%s: %w", op, err)
 					}
-					backendkit.CountToken(counts(clientID), &t, now)
+					backendkit.CountToken(tally.Of(clientID), &t, now)
 				}
 			}
 			if len(members) < statsChunk {
@@ -97,12 +86,7 @@ func (s *Store) Stats(ctx context.Context) (*storage.Stats, error) {
 			}
 		}
 	}
-	for id, c := range byClient {
-		st.ByClient = append(st.ByClient, storage.ClientCounts{ClientID: id, RecordCounts: *c})
-		backendkit.AddCounts(&st.Total, c)
-	}
-	slices.SortFunc(st.ByClient, func(a, b storage.ClientCounts) int { return strings.Compare(a.ClientID, b.ClientID) })
-	return st, nil
+	return tally.Stats(n), nil
 }
 
 // parseExpiryMember splits what [expiryMember] joined.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/oauthstore/oauthstore/backendkit"
 	"github.com/oauthstore/oauthstore/models"
-	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
 
@@ -24,10 +23,10 @@ var (
 // digest, refresh digest, expiry member, purge instant, ttl, grant ID,
 // client ID, fields.
 func (s *Store) insertArgs(t *models.Token, now time.Time) []any {
-	a := secret.Digest(t.AccessToken)
+	a := s.cred.Digest(t.AccessToken)
 	r := ""
 	if t.RefreshToken != "" {
-		r = secret.Digest(t.RefreshToken)
+		r = s.cred.Digest(t.RefreshToken)
 	}
 	rec := *t
 	rec.AccessToken, rec.RefreshToken = "", ""
@@ -42,12 +41,9 @@ func (s *Store) insertArgs(t *models.Token, now time.Time) []any {
 // names it), its TTLs and its index entries.
 func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	const op = "redisstore: create token"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
-		return err
-	}
-	tok, err := backendkit.NormalizeToken(t)
+	tok, err := s.cred.StartCreateToken(ctx, op, t)
 	if err != nil {
-		return fmt.Errorf("redisstore: %w", err)
+		return err
 	}
 	args := append([]any{s.k.p}, s.insertArgs(&tok, s.now())...)
 	wctx, cancel := writeCtx(ctx)
@@ -72,12 +68,18 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	m, err := s.rdb.HGetAll(ctx, s.k.access(secret.Digest(accessToken))).Result()
+	m, err := backendkit.Lookup(s.cred, accessToken, func(d string) (map[string]string, error) {
+		m, err := s.rdb.HGetAll(ctx, s.k.access(d)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		if len(m) == 0 {
+			return nil, errAccessNotFound
+		}
+		return m, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	if len(m) == 0 {
-		return nil, errAccessNotFound
+		return nil, err
 	}
 	out, err := decodeToken(m)
 	if err != nil {
@@ -115,12 +117,18 @@ func (s *Store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*mo
 	if refreshToken == "" {
 		return nil, fmt.Errorf("%s: empty refresh token: %w", op, storage.ErrNotFound)
 	}
-	out, found, err := s.byRefresh(ctx, secret.Digest(refreshToken))
+	out, err := backendkit.Lookup(s.cred, refreshToken, func(d string) (models.Token, error) {
+		out, found, err := s.byRefresh(ctx, d)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", op, err)
+		}
+		if !found {
+			return out, errRefreshNotFound
+		}
+		return out, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	if !found {
-		return nil, errRefreshNotFound
+		return nil, err
 	}
 	if err := backendkit.CheckRefresh(&out, s.now()); err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
@@ -137,14 +145,19 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	if err := backendkit.CtxErr(ctx, op); err != nil {
 		return err
 	}
-	d := secret.Digest(token)
-	wctx, cancel := writeCtx(ctx)
-	defer cancel()
-	n, err := revokeToken.Run(wctx, s.rdb, []string{s.k.access(d), s.k.refresh(d)}, s.k.p).Int()
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+	found := 0
+	// Every digest: the value may be one pair's access token under one key
+	// and another pair's refresh token under another.
+	for _, d := range s.cred.Digests(token) {
+		wctx, cancel := writeCtx(ctx)
+		n, err := revokeToken.Run(wctx, s.rdb, []string{s.k.access(d), s.k.refresh(d)}, s.k.p).Int()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		found += n
 	}
-	if n == 0 {
+	if found == 0 {
 		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
 	return nil
@@ -163,18 +176,21 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 // others find it revoked, which is a reuse.
 func (s *Store) RotateToken(ctx context.Context, refreshToken string, next *models.Token) error {
 	const op = "redisstore: rotate token"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	n, err := s.cred.StartRotate(ctx, op, refreshToken, next)
+	if err != nil {
 		return err
 	}
-	n, err := backendkit.NormalizeSuccessor(next)
-	if err != nil {
-		return fmt.Errorf("redisstore: %w", err)
-	}
-	if refreshToken == "" {
-		return fmt.Errorf("%s: empty refresh token: %w", op, storage.ErrNotFound)
-	}
-	d := secret.Digest(refreshToken)
 	now := s.now()
+	_, err = backendkit.Lookup(s.cred, refreshToken, func(d string) (struct{}, error) {
+		return struct{}{}, s.rotate(ctx, d, n, now)
+	})
+	return err
+}
+
+// rotate is [Store.RotateToken] of the refresh token stored under the
+// digest d, to the normalized pair n.
+func (s *Store) rotate(ctx context.Context, d string, n models.Token, now time.Time) error {
+	const op = "redisstore: rotate token"
 	reuseLo := "" // the earliest rotation instant within the reuse interval
 	if s.reuse > 0 {
 		reuseLo = fmt.Sprint(backendkit.CeilMillis(now.Add(-s.reuse)))
@@ -248,11 +264,8 @@ func (s *Store) runRotate(ctx context.Context, d string, args []any) ([]string, 
 // and marks used the codes that the grant's index lists.
 func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 	const op = "redisstore: revoke grant"
-	if err := backendkit.CtxErr(ctx, op); err != nil {
+	if err := backendkit.StartByID(ctx, op, grantID); err != nil {
 		return err
-	}
-	if !backendkit.LookupID(grantID) {
-		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -211,10 +212,11 @@ func (a Argon2id) Verify(hash, secret string) bool {
 // [bcrypt.DefaultCost].
 func Default() Hasher { return Bcrypt{Cost: bcrypt.DefaultCost} }
 
-// Fast returns the cheapest hasher the project allows: bcrypt at
-// [bcrypt.MinCost]. It is meant for tests and benchmarks; production
+// ForTests returns bcrypt at cost 4 ([bcrypt.MinCost]): for tests only,
+// never production. It is the cheapest hasher the project allows, so that
+// tests and benchmarks that create many clients run fast; production
 // servers keep [Default] or stronger.
-func Fast() Hasher { return Bcrypt{Cost: bcrypt.MinCost} }
+func ForTests() Hasher { return Bcrypt{Cost: bcrypt.MinCost} }
 
 // Keyed makes keyed digests: the lowercase hex HMAC-SHA-256 of a credential
 // under a server key kept outside the database (a pepper). A leaked
@@ -223,53 +225,138 @@ func Fast() Hasher { return Bcrypt{Cost: bcrypt.MinCost} }
 //
 // Keys rotate: [Keyed.Digest] uses the first key, and lookups try every
 // key's digest ([Keyed.Digests]), current first, so that credentials
-// stored under an older key are still found until they expire. Retire a
-// key once every credential digested with it has expired.
+// stored under an older key are still found until they expire. Rotate by
+// restarting with the new key list, or at run time with [Keyed.SetKeys]:
+// a store reads the keys on every call. Retire a key once every credential
+// digested with it has expired (the longest refresh token lifetime after
+// the rotation).
+//
+// A Keyed is safe for concurrent use and never prints its keys. Its zero
+// value is not usable: create one with [NewKeyed].
 type Keyed struct {
-	keys [][]byte
+	keys atomic.Pointer[[][]byte]
 }
 
 // MinKeyLen is the shortest key [NewKeyed] accepts: 256 bits.
 const MinKeyLen = 32
 
-// ErrKey is wrapped by the errors [NewKeyed] returns.
+// MaxKeys is the most keys a [Keyed] holds: a lookup tries each, so a long
+// list makes every miss cost that many lookups.
+const MaxKeys = 8
+
+// ErrKey is wrapped by the errors [NewKeyed] and [Keyed.SetKeys] return.
 var ErrKey = errors.New("secret: bad digest key")
 
 // NewKeyed returns a [Keyed] with current the key new digests use and
 // older the keys of earlier rotations, newest first. Keys must be at least
-// [MinKeyLen] bytes and distinct; they are copied.
+// [MinKeyLen] bytes and distinct, at most [MaxKeys] of them; they are
+// copied.
 func NewKeyed(current []byte, older ...[]byte) (*Keyed, error) {
 	k := &Keyed{}
-	for i, key := range append([][]byte{current}, older...) {
-		if len(key) < MinKeyLen {
-			return nil, fmt.Errorf("%w: key %d has %d bytes, fewer than %d", ErrKey, i, len(key), MinKeyLen)
-		}
-		for j, prev := range k.keys {
-			if hmac.Equal(prev, key) {
-				return nil, fmt.Errorf("%w: keys %d and %d are equal", ErrKey, j, i)
-			}
-		}
-		k.keys = append(k.keys, append([]byte(nil), key...))
+	if err := k.SetKeys(current, older...); err != nil {
+		return nil, err
 	}
 	return k, nil
 }
 
+// SetKeys replaces the keys, atomically: current is the key new digests
+// use from now on, older the keys lookups still try, newest first. On
+// error the keys are unchanged. Typical rotation: SetKeys(new, cur,
+// older...), and later, once no credential digested with the oldest key
+// can still be live, SetKeys without it.
+func (k *Keyed) SetKeys(current []byte, older ...[]byte) error {
+	all := append([][]byte{current}, older...)
+	if len(all) > MaxKeys {
+		return fmt.Errorf("%w: %d keys, more than %d", ErrKey, len(all), MaxKeys)
+	}
+	keys := make([][]byte, 0, len(all))
+	for i, key := range all {
+		if len(key) < MinKeyLen {
+			return fmt.Errorf("%w: key %d has %d bytes, fewer than %d", ErrKey, i, len(key), MinKeyLen)
+		}
+		for j, prev := range keys {
+			if hmac.Equal(prev, key) {
+				return fmt.Errorf("%w: keys %d and %d are equal", ErrKey, j, i)
+			}
+		}
+		keys = append(keys, append([]byte(nil), key...))
+	}
+	k.keys.Store(&keys)
+	return nil
+}
+
+// KeysEnv is the environment variable this module's command and example
+// server read their digest keys from, in the form [ParseKeyed] reads.
+const KeysEnv = "OAUTHSTORE_DIGEST_KEYS"
+
+// ParseKeyed returns the [Keyed] of a key list written as text: keys
+// separated by commas or white space, current first, each the standard or
+// URL-safe base64 (padded or not) of at least [MinKeyLen] bytes, as
+// "openssl rand -base64 32" prints. Errors wrap [ErrKey] and never contain
+// a key.
+func ParseKeyed(text string) (*Keyed, error) {
+	fields := strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("%w: no key", ErrKey)
+	}
+	keys := make([][]byte, len(fields))
+	for i, f := range fields {
+		var err error
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if keys[i], err = enc.DecodeString(f); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: key %d is not base64", ErrKey, i)
+		}
+	}
+	return NewKeyed(keys[0], keys[1:]...)
+}
+
+// Len returns how many keys lookups try.
+func (k *Keyed) Len() int { return len(*k.keys.Load()) }
+
 // Digest returns the digest of credential under the current key: what a
 // store writes.
-func (k *Keyed) Digest(credential string) string { return k.digest(k.keys[0], credential) }
+func (k *Keyed) Digest(credential string) string {
+	sum := hmacSum((*k.keys.Load())[0], credential)
+	return hex.EncodeToString(sum[:])
+}
 
 // Digests returns the digests of credential under every key, current first:
 // what a store looks up.
 func (k *Keyed) Digests(credential string) []string {
-	out := make([]string, len(k.keys))
-	for i, key := range k.keys {
-		out[i] = k.digest(key, credential)
+	sums := k.Sums(credential)
+	out := make([]string, len(sums))
+	for i, sum := range sums {
+		out[i] = hex.EncodeToString(sum[:])
 	}
 	return out
 }
 
-func (k *Keyed) digest(key []byte, credential string) string {
+// Sum is [Keyed.Digest] in binary, for stores that key by bytes.
+func (k *Keyed) Sum(credential string) [sha256.Size]byte {
+	return hmacSum((*k.keys.Load())[0], credential)
+}
+
+// Sums is [Keyed.Digests] in binary, for stores that key by bytes.
+func (k *Keyed) Sums(credential string) [][sha256.Size]byte {
+	keys := *k.keys.Load()
+	out := make([][sha256.Size]byte, len(keys))
+	for i, key := range keys {
+		out[i] = hmacSum(key, credential)
+	}
+	return out
+}
+
+// String and GoString keep the keys out of printed values.
+func (k *Keyed) String() string   { return fmt.Sprintf("secret.Keyed{%d keys}", k.Len()) }
+func (k *Keyed) GoString() string { return k.String() }
+
+func hmacSum(key []byte, credential string) (sum [sha256.Size]byte) {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(credential))
-	return hex.EncodeToString(m.Sum(nil))
+	m.Sum(sum[:0])
+	return sum
 }

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -54,14 +58,14 @@ func testHasher(t *testing.T, h Hasher) {
 }
 
 func TestBcrypt(t *testing.T) {
-	testHasher(t, Fast())
+	testHasher(t, ForTests())
 	// bcrypt reads 72 bytes; two long secrets that share them must differ.
 	long := strings.Repeat("a", 80)
-	h, err := Fast().Hash(long + "1")
+	h, err := ForTests().Hash(long + "1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Fast().Verify(h, long+"2") {
+	if ForTests().Verify(h, long+"2") {
 		t.Error("secrets differing after byte 72 verified as equal")
 	}
 	if _, err := (Bcrypt{Cost: 99}).Hash("x"); err == nil {
@@ -89,11 +93,11 @@ func TestArgon2id(t *testing.T) {
 // or the tagged one sent as a secret, does not authenticate as it.
 func TestBcryptPrehashTagged(t *testing.T) {
 	long := strings.Repeat("long-client-secret-", 6)
-	h, err := Fast().Hash(long)
+	h, err := ForTests().Hash(long)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !Fast().Verify(h, long) {
+	if !ForTests().Verify(h, long) {
 		t.Fatal("a long secret does not verify against its own hash")
 	}
 	sum := sha256.Sum256([]byte(long))
@@ -104,7 +108,7 @@ func TestBcryptPrehashTagged(t *testing.T) {
 		"hex digest":                 Digest(long),
 		"first 72 bytes of a secret": long[:72],
 	} {
-		if Fast().Verify(h, forged) {
+		if ForTests().Verify(h, forged) {
 			t.Errorf("%s authenticates as the long secret", name)
 		}
 	}
@@ -113,10 +117,10 @@ func TestBcryptPrehashTagged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !Fast().Verify(string(legacy), long) {
+	if !ForTests().Verify(string(legacy), long) {
 		t.Error("a hash of the untagged pre-hash, as earlier versions wrote, no longer verifies")
 	}
-	if _, err := Fast().Hash("short\x00secret"); !errors.Is(err, ErrHash) {
+	if _, err := ForTests().Hash("short\x00secret"); !errors.Is(err, ErrHash) {
 		t.Errorf("Hash of a short secret with a NUL byte: err = %v, want ErrHash", err)
 	}
 }
@@ -151,7 +155,7 @@ func TestSlowHashesBounded(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = Fast().Hash("x")
+		_, _ = ForTests().Hash("x")
 	}()
 	for range 1000 {
 		runtime.Gosched()
@@ -194,6 +198,99 @@ func TestKeyed(t *testing.T) {
 	} {
 		if _, err := NewKeyed(keys[0], keys[1:]...); !errors.Is(err, ErrKey) {
 			t.Errorf("%s: err = %v, want ErrKey", name, err)
+		}
+	}
+}
+
+func TestKeyedSetKeys(t *testing.T) {
+	k1, k2, k3 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32)
+	k, err := NewKeyed(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cred = "a-short-code"
+	underK1 := k.Digest(cred)
+	if err := k.SetKeys(k2, k1); err != nil {
+		t.Fatal(err)
+	}
+	if d := k.Digests(cred); len(d) != 2 || d[1] != underK1 || d[0] == underK1 {
+		t.Fatalf("after SetKeys(k2, k1): Digests = %v, want k2's digest then %s", d, underK1)
+	}
+	before := k.Digests(cred)
+	if err := k.SetKeys(k3, k3); !errors.Is(err, ErrKey) {
+		t.Fatalf("SetKeys with equal keys: err = %v, want ErrKey", err)
+	}
+	if err := k.SetKeys(k3, make([][]byte, MaxKeys)...); !errors.Is(err, ErrKey) {
+		t.Fatalf("SetKeys with %d keys: err = %v, want ErrKey", MaxKeys+1, err)
+	}
+	if got := k.Digests(cred); !slices.Equal(got, before) {
+		t.Fatalf("a failed SetKeys changed the keys: %v, was %v", got, before)
+	}
+	for _, s := range []string{fmt.Sprint(k), fmt.Sprintf("%#v", k), fmt.Sprintf("%+v", k)} {
+		if strings.Contains(s, string(k2)) || strings.Contains(s, hex.EncodeToString(k2)) || strings.Contains(s, fmt.Sprint(k2)) {
+			t.Errorf("a printed Keyed shows a key: %s", s)
+		}
+	}
+}
+
+// Lookups and rotations may run at once (go test -race).
+func TestKeyedConcurrentRotation(t *testing.T) {
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	k, err := NewKeyed(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want1, _ := NewKeyed(k1)
+	want2, _ := NewKeyed(k2, k1)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for j := range 200 {
+				if i == 0 {
+					if j%2 == 0 {
+						_ = k.SetKeys(k2, k1)
+					} else {
+						_ = k.SetKeys(k1)
+					}
+					continue
+				}
+				d := k.Digests("cred")
+				if !slices.Equal(d, want1.Digests("cred")) && !slices.Equal(d, want2.Digests("cred")) {
+					t.Errorf("Digests during rotation = %v: neither key list's", d)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestParseKeyed(t *testing.T) {
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{0xfb}, 40)
+	want, err := NewKeyed(k1, k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{
+		base64.StdEncoding.EncodeToString(k1) + "," + base64.StdEncoding.EncodeToString(k2),
+		" " + base64.RawURLEncoding.EncodeToString(k1) + "\n\t" + base64.URLEncoding.EncodeToString(k2) + "\n",
+	} {
+		got, err := ParseKeyed(text)
+		if err != nil {
+			t.Fatalf("ParseKeyed: %v", err)
+		}
+		if !slices.Equal(got.Digests("c"), want.Digests("c")) {
+			t.Errorf("ParseKeyed(%q) has other keys than NewKeyed(k1, k2)", text)
+		}
+	}
+	short := base64.StdEncoding.EncodeToString(make([]byte, MinKeyLen-1))
+	for _, text := range []string{"", " , ", "not*base64!", short} {
+		_, err := ParseKeyed(text)
+		if !errors.Is(err, ErrKey) {
+			t.Errorf("ParseKeyed(%q) = %v, want ErrKey", text, err)
+		}
+		if text != "" && strings.TrimSpace(text) != "," && err != nil && strings.Contains(err.Error(), text) {
+			t.Errorf("ParseKeyed's error repeats the key: %v", err)
 		}
 	}
 }

@@ -45,7 +45,8 @@ type ClientManager interface {
 	// the next query's After). A client stored before a listing starts and
 	// not deleted during it is listed exactly once, whatever is inserted
 	// meanwhile; one inserted during it may or may not be. A negative or
-	// too large Limit is [ErrInvalid].
+	// too large Limit is [ErrInvalid], and so is an After no client ID
+	// could equal (longer than [MaxIDLen], invalid UTF-8 or NUL).
 	ListClients(ctx context.Context, q ClientQuery) (ClientPage, error)
 
 	// RevokeClientTokens revokes every token issued to the client and
@@ -66,7 +67,9 @@ const (
 // ClientQuery selects a page of [ClientManager.ListClients].
 type ClientQuery struct {
 	// After is the cursor: only clients whose ID sorts after it
-	// (bytewise) are listed. Empty starts from the first client.
+	// (bytewise) are listed. Empty starts from the first client. It must
+	// have the form of a client ID (at most [MaxIDLen] bytes of valid
+	// UTF-8 without NUL): any other is [ErrInvalid].
 	After string
 	// Limit is the most clients a page holds: 0 means DefaultListLimit,
 	// more than MaxListLimit or negative is [ErrInvalid].

@@ -187,5 +187,6 @@ type Storage interface {
 	// and a token pair is one record. Clients are never purged. Revoked
 	// tokens are kept until they expire, so that a replayed one is still
 	// told apart as [ErrRevoked] and its reuse still revokes its grant.
+	// Package purger calls it in the background at an interval.
 	PurgeExpired(ctx context.Context) (int64, error)
 }

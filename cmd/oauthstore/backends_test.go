@@ -18,7 +18,7 @@ import (
 // openDirect opens the test's own store on the DSN, on the test clock.
 func openDirect(t *testing.T, d string) storage.Storage {
 	t.Helper()
-	s, closeFn, err := dsn.Open(context.Background(), d, dsn.WithClock(testClock), dsn.WithHasher(secret.Fast()))
+	s, closeFn, err := dsn.Open(context.Background(), d, dsn.WithClock(testClock), dsn.WithHasher(secret.ForTests()))
 	if err != nil {
 		t.Fatalf("opening %s: %v", dsn.Redact(d), err)
 	}

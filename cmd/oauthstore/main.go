@@ -191,6 +191,10 @@ process list):
   mongodb://USER:PASS@HOST:PORT/DB       (MongoDB or FerretDB)
   memory:                                (an empty in-process store)
 
+A server that keys its digests (WithDigestKeys) must give this command the
+same keys, or it finds none of the server's codes and tokens: set
+` + secret.KeysEnv + ` to them, base64, comma-separated, current first.
+
 Every command except migrate creates or upgrades the schema (SQL) or the
 indexes (MongoDB) when it opens the store, as the example server does.
 
@@ -267,7 +271,15 @@ func (a *app) openStore(ctx context.Context) (storage.Storage, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s, closeFn, err := a.open(ctx, d, dsn.WithClock(a.now), dsn.WithHasher(a.hasher))
+	opts := []dsn.Option{dsn.WithClock(a.now), dsn.WithHasher(a.hasher)}
+	if text := a.getenv(secret.KeysEnv); text != "" {
+		keys, err := secret.ParseKeyed(text)
+		if err != nil {
+			return nil, nil, usageErrorf("%s: %v", secret.KeysEnv, err)
+		}
+		opts = append(opts, dsn.WithDigestKeys(keys))
+	}
+	s, closeFn, err := a.open(ctx, d, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/oauthstore/oauthstore/gormstore"
 	"github.com/oauthstore/oauthstore/internal/dsn"
 	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/memstore"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
@@ -29,7 +30,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testenv.CloseMongo()
+	mongoenv.CloseMongo()
 	os.Exit(code)
 }
 
@@ -54,7 +55,7 @@ func newTestApp(stdin string) (*app, *bytes.Buffer, *bytes.Buffer) {
 	var out, errOut bytes.Buffer
 	a := newApp(strings.NewReader(stdin), &out, &errOut)
 	a.now = testClock
-	a.hasher = secret.Fast()
+	a.hasher = secret.ForTests()
 	a.getenv = func(string) string { return "" }
 	return a, &out, &errOut
 }
@@ -375,8 +376,8 @@ var backends = []backend{
 		return u.String()
 	}},
 	{"ferretdb", func(t *testing.T) string {
-		db := testenv.FerretDB(t) // a fresh database, dropped at the end
-		uri, err := testenv.FerretDBURI()
+		db := mongoenv.FerretDB(t) // a fresh database, dropped at the end
+		uri, err := mongoenv.FerretDBURI()
 		if err != nil {
 			t.Fatal(err)
 		}

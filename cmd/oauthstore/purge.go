@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/oauthstore/oauthstore/purger"
 )
 
 // roundJSON is one line of purge's JSON output.
@@ -63,47 +66,52 @@ one runs; the command exits 1 if the last round failed.`,
 				return nil
 			}
 
-			ticks, stop := a.ticker(every)
-			defer stop()
 			var sum summaryJSON
-			var lastErr error
+			var lastErr, writeErr error
 			if !a.jsonOut {
 				fmt.Fprintf(a.stdout, "Purging every %v until interrupted.\n", every)
 			}
-			for {
-				at := a.now()
-				n, err := s.PurgeExpired(ctx)
-				if err != nil && ctx.Err() != nil {
-					break // interrupted during the round: not a failure
+			// The purger stops when ctx ends (the signal), or when a
+			// round's line cannot be written.
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			round := func(res purger.Result) {
+				if res.Interrupted {
+					return // cut short by the signal: not a round
 				}
 				sum.Rounds++
-				sum.Purged += n
-				lastErr = err
-				r := roundJSON{Round: sum.Rounds, At: at.UTC(), Purged: n}
-				if err != nil {
+				sum.Purged += res.Purged
+				lastErr = res.Err
+				r := roundJSON{Round: sum.Rounds, At: res.At.UTC(), Purged: res.Purged}
+				if res.Err != nil {
 					sum.FailedRounds++
-					r.Error = err.Error()
+					r.Error = res.Err.Error()
 				}
 				switch {
 				case a.jsonOut:
 					if err := a.printJSONLine(r); err != nil {
-						return err
+						writeErr = err
+						cancel()
 					}
-				case err != nil:
-					fmt.Fprintf(a.stderr, "%s round %d failed: %v\n", stamp(at), r.Round, err)
+				case res.Err != nil:
+					fmt.Fprintf(a.stderr, "%s round %d failed: %v\n", stamp(res.At), r.Round, res.Err)
 				default:
-					fmt.Fprintf(a.stdout, "%s round %d: purged %d expired records (%d in all)\n", stamp(at), r.Round, n, sum.Purged)
+					fmt.Fprintf(a.stdout, "%s round %d: purged %d expired records (%d in all)\n", stamp(res.At), r.Round, res.Purged, sum.Purged)
 				}
 				if a.afterRound != nil {
 					a.afterRound()
 				}
-				select {
-				case <-ctx.Done():
-				case <-ticks:
-				}
-				if ctx.Err() != nil {
-					break
-				}
+			}
+			// Failures are reported by round, with the rest of each round.
+			p, err := purger.Start(ctx, s, every, func(error) {}, purger.RunAtStart(),
+				purger.WithTicker(a.ticker), purger.WithClock(a.now), purger.OnResult(round))
+			if err != nil {
+				return err
+			}
+			<-p.Done()
+			p.Stop()
+			if writeErr != nil {
+				return writeErr
 			}
 			sum.LastFailed = lastErr != nil
 			if a.jsonOut {

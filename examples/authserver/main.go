@@ -13,7 +13,9 @@
 //
 // DSN is memory:, sqlite:PATH (default sqlite:authserver.db), a postgres://
 // or postgresql:// URL, mysql://USER:PASSWORD@HOST:PORT/DB or a mongodb://
-// URL. See README.md.
+// URL. See README.md. With OAUTHSTORE_DIGEST_KEYS set (base64 keys of at
+// least 32 bytes, comma-separated, current first), codes and tokens are
+// stored under keyed digests (secret.ParseKeyed, WithDigestKeys).
 //
 // Served as is, /authorize refuses every request (access_denied): there is
 // no one to sign in. -unsafe-auto-approve signs in the demo user and
@@ -42,6 +44,7 @@ import (
 	"github.com/oauthstore/oauthstore/examples/authserver/internal/walkthrough"
 	"github.com/oauthstore/oauthstore/internal/dsn"
 	"github.com/oauthstore/oauthstore/secret"
+	"github.com/oauthstore/oauthstore/storage"
 )
 
 func main() {
@@ -123,7 +126,7 @@ Flags:
 	case "create-client":
 		return createClient(ctx, stdout, o.dsn, rest)
 	case "purge":
-		store, closeStore, err := dsn.Open(ctx, o.dsn, dsn.WithHasher(hasher))
+		store, closeStore, err := openStore(ctx, o.dsn)
 		if err != nil {
 			return err
 		}
@@ -155,7 +158,7 @@ func createClient(ctx context.Context, stdout io.Writer, d string, args []string
 	if len(redirects) == 0 && !*resourceServer {
 		return errors.New("create-client: give at least one -redirect URI (or -resource-server for a client that only introspects)")
 	}
-	store, closeStore, err := dsn.Open(ctx, d, dsn.WithHasher(hasher))
+	store, closeStore, err := openStore(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -175,6 +178,21 @@ func createClient(ctx context.Context, stdout io.Writer, d string, args []string
 		fmt.Fprintln(stdout, "# Resource server: it may introspect every token.")
 	}
 	return nil
+}
+
+// openStore opens the store of d, with keyed digests if the environment
+// variable secret.KeysEnv gives keys (base64, comma-separated, current
+// first).
+func openStore(ctx context.Context, d string) (storage.Storage, func() error, error) {
+	opts := []dsn.Option{dsn.WithHasher(hasher)}
+	if text := os.Getenv(secret.KeysEnv); text != "" {
+		keys, err := secret.ParseKeyed(text)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", secret.KeysEnv, err)
+		}
+		opts = append(opts, dsn.WithDigestKeys(keys))
+	}
+	return dsn.Open(ctx, d, opts...)
 }
 
 // checkListenAddr refuses an address that is not a loopback one (an IP
@@ -205,7 +223,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	store, closeStore, err := dsn.Open(ctx, o.dsn, dsn.WithHasher(hasher))
+	store, closeStore, err := openStore(ctx, o.dsn)
 	if err != nil {
 		return err
 	}

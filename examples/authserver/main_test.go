@@ -19,7 +19,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	hasher = secret.Fast() // bcrypt at cost 10 makes the race detector crawl
+	hasher = secret.ForTests() // bcrypt at cost 10 makes the race detector crawl
 	os.Exit(m.Run())
 }
 

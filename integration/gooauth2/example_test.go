@@ -17,7 +17,7 @@ import (
 // with PKCE, and refused when replayed.
 func ExampleNewTokenStore() {
 	ctx := context.Background()
-	store := memstore.New(memstore.WithHasher(secret.Fast()))
+	store := memstore.New(memstore.WithHasher(secret.ForTests()))
 	_ = store.CreateClient(ctx, &models.Client{
 		ClientID:     "app",
 		ClientSecret: "app-secret",
@@ -55,7 +55,7 @@ func ExampleNewTokenStore() {
 // ClientPasswordVerifier, never compared in plaintext.
 func ExampleNewClientStore() {
 	ctx := context.Background()
-	store := memstore.New(memstore.WithHasher(secret.Fast()))
+	store := memstore.New(memstore.WithHasher(secret.ForTests()))
 	_ = store.CreateClient(ctx, &models.Client{
 		ClientID: "app", ClientSecret: "app-secret", RedirectURIs: []string{"https://app.example/callback"},
 	})
@@ -75,7 +75,7 @@ func ExampleNewClientStore() {
 // stops working too.
 func ExampleNewTokenStore_refreshReuse() {
 	ctx := context.Background()
-	store := memstore.New(memstore.WithHasher(secret.Fast()))
+	store := memstore.New(memstore.WithHasher(secret.ForTests()))
 	_ = store.CreateClient(ctx, &models.Client{
 		ClientID: "app", ClientSecret: "app-secret", RedirectURIs: []string{"https://app.example/callback"},
 	})
@@ -112,7 +112,7 @@ func ExampleNewTokenStore_refreshReuse() {
 // wants the URI exactly.
 func ExampleValidateURILoopback() {
 	ctx := context.Background()
-	store := memstore.New(memstore.WithHasher(secret.Fast()))
+	store := memstore.New(memstore.WithHasher(secret.ForTests()))
 	_ = store.CreateClient(ctx, &models.Client{ClientID: "cli", RedirectURIs: []string{"http://127.0.0.1/callback"}})
 	ci, _ := gooauth2.NewClientStore(store).GetByID(ctx, "cli")
 	fmt.Println("loopback, port 51234:", gooauth2.ValidateURILoopback(ci.GetDomain(), "http://127.0.0.1:51234/callback"))

@@ -156,7 +156,7 @@ func (ts *TokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 			Code:         code,
 			ClientID:     info.GetClientID(),
 			RedirectURI:  info.GetRedirectURI(),
-			ResponseType: string(models.ResponseTypeCode),
+			ResponseType: models.ResponseTypeCode,
 			Scope:        info.GetScope(),
 			AuthTime:     info.GetCodeCreateAt(),
 			ExpiresIn:    lifetime(info.GetCodeExpiresIn()),

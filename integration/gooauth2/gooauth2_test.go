@@ -43,7 +43,7 @@ func (c *clock) advance(d time.Duration) {
 func newStore(t *testing.T) (*memstore.Store, *clock) {
 	t.Helper()
 	c := &clock{}
-	return memstore.New(memstore.WithClock(c.now), memstore.WithHasher(secret.Fast())), c
+	return memstore.New(memstore.WithClock(c.now), memstore.WithHasher(secret.ForTests())), c
 }
 
 const verifier = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk"

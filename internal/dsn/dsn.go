@@ -40,6 +40,8 @@ type config struct {
 	clock  func() time.Time
 	hasher secret.Hasher
 	reuse  time.Duration
+	keys   *secret.Keyed
+	minLen int
 }
 
 // Option configures [Open].
@@ -56,6 +58,14 @@ func WithHasher(h secret.Hasher) Option { return func(c *config) { c.hasher = h 
 // WithReuseInterval gives the store a refresh token reuse interval (see
 // memstore.WithReuseInterval); the default is none.
 func WithReuseInterval(d time.Duration) Option { return func(c *config) { c.reuse = d } }
+
+// WithDigestKeys gives the store keyed digests (see
+// memstore.WithDigestKeys); the default is unkeyed.
+func WithDigestKeys(keys *secret.Keyed) Option { return func(c *config) { c.keys = keys } }
+
+// WithMinCredentialLength gives the store a minimum code and token length
+// (see memstore.WithMinCredentialLength); the default is none.
+func WithMinCredentialLength(n int) Option { return func(c *config) { c.minLen = n } }
 
 // Open opens the store dsn names (see the package documentation) and
 // returns it with a function that closes its connections. The caller calls
@@ -81,7 +91,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (s storage.Storage, c
 		if rest != "" {
 			return nil, nil, errors.New("dsn: memory: takes nothing after the colon")
 		}
-		st := memstore.New(memstore.WithClock(c.clock), memstore.WithHasher(c.hasher), memstore.WithReuseInterval(c.reuse))
+		st := memstore.New(memstore.WithClock(c.clock), memstore.WithHasher(c.hasher), memstore.WithReuseInterval(c.reuse),
+			memstore.WithDigestKeys(c.keys), memstore.WithMinCredentialLength(c.minLen))
 		return st, func() error { return nil }, nil
 	case "sqlite":
 		if rest == "" {
@@ -111,10 +122,14 @@ func Open(ctx context.Context, dsn string, opts ...Option) (s storage.Storage, c
 }
 
 // SQLiteDSN returns the mattn/go-sqlite3 DSN of the file at path: WAL
-// journal, a busy timeout so concurrent writers wait instead of failing, and
-// immediate transactions so they never deadlock upgrading a read lock.
+// journal, a busy timeout so concurrent writers wait instead of failing,
+// immediate transactions so they never deadlock upgrading a read lock, and
+// synchronous=NORMAL (the driver's default, made explicit): a commit
+// survives a crash of the process, not necessarily a power loss (see
+// gormstore's package documentation). [Open] also limits the pool to one
+// connection, which keeps the WAL bounded.
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate"
+	return "file:" + path + "?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate&_synchronous=NORMAL"
 }
 
 // MySQLDSN turns mysql://USER:PASSWORD@HOST:PORT/DB?PARAMS into a
@@ -159,7 +174,16 @@ func openGorm(ctx context.Context, d gorm.Dialector, c config) (storage.Storage,
 	if err != nil {
 		return nil, nil, fmt.Errorf("dsn: %s: %w", d.Name(), err)
 	}
-	s, err := gormstore.New(ctx, db, gormstore.WithClock(c.clock), gormstore.WithHasher(c.hasher), gormstore.WithReuseInterval(c.reuse))
+	if d.Name() == "sqlite" {
+		// One connection: with several, concurrent transactions starve
+		// SQLite's checkpoints and the WAL grows without bound (hundreds of
+		// MB in seconds under 4 writers); with one it stays near
+		// wal_autocheckpoint's 1000 pages. Writes are serialised by SQLite
+		// anyway.
+		sqlDB.SetMaxOpenConns(1)
+	}
+	s, err := gormstore.New(ctx, db, gormstore.WithClock(c.clock), gormstore.WithHasher(c.hasher), gormstore.WithReuseInterval(c.reuse),
+		gormstore.WithDigestKeys(c.keys), gormstore.WithMinCredentialLength(c.minLen))
 	if err != nil {
 		_ = sqlDB.Close()
 		return nil, nil, err
@@ -187,7 +211,8 @@ func openMongo(ctx context.Context, dsn string, c config) (storage.Storage, func
 		defer cancel()
 		return client.Disconnect(ctx)
 	}
-	s, err := mongostore.New(ctx, client.Database(name), mongostore.WithClock(c.clock), mongostore.WithHasher(c.hasher), mongostore.WithReuseInterval(c.reuse))
+	s, err := mongostore.New(ctx, client.Database(name), mongostore.WithClock(c.clock), mongostore.WithHasher(c.hasher), mongostore.WithReuseInterval(c.reuse),
+		mongostore.WithDigestKeys(c.keys), mongostore.WithMinCredentialLength(c.minLen))
 	if err != nil {
 		_ = closeFn()
 		return nil, nil, err
@@ -212,7 +237,8 @@ func openRedis(ctx context.Context, dsn string, c config) (storage.Storage, func
 		return nil, nil, fmt.Errorf("dsn: redis: malformed URL %s", Redact(dsn))
 	}
 	client := redis.NewClient(o)
-	opts := []redisstore.Option{redisstore.WithClock(c.clock), redisstore.WithHasher(c.hasher), redisstore.WithReuseInterval(c.reuse)}
+	opts := []redisstore.Option{redisstore.WithClock(c.clock), redisstore.WithHasher(c.hasher), redisstore.WithReuseInterval(c.reuse),
+		redisstore.WithDigestKeys(c.keys), redisstore.WithMinCredentialLength(c.minLen)}
 	if prefix != "" {
 		opts = append(opts, redisstore.WithKeyPrefix(prefix))
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauthstore/oauthstore/internal/testenv"
+
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/redisstore"
 	"github.com/oauthstore/oauthstore/secret"
@@ -87,7 +89,7 @@ func TestOpenMemoryAndSQLite(t *testing.T) {
 	clock := func() time.Time { return now }
 	path := filepath.Join(t.TempDir(), "x.db")
 	for _, d := range []string{"memory:", "MEMORY:", "sqlite:" + path} {
-		s, closeFn, err := Open(ctx, d, WithClock(clock), WithHasher(secret.Fast()))
+		s, closeFn, err := Open(ctx, d, WithClock(clock), WithHasher(secret.ForTests()))
 		if err != nil {
 			t.Fatalf("Open(%q): %v", d, err)
 		}
@@ -108,7 +110,7 @@ func TestOpenMemoryAndSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, closeFn, err := Open(ctx, "sqlite:"+path, WithHasher(secret.Fast()))
+	s, closeFn, err := Open(ctx, "sqlite:"+path, WithHasher(secret.ForTests()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +130,7 @@ func TestOpenReuseInterval(t *testing.T) {
 	ctx := context.Background()
 	for _, d := range []string{"memory:", "sqlite:" + filepath.Join(t.TempDir(), "r.db")} {
 		for _, interval := range []time.Duration{0, time.Minute} {
-			s, closeFn, err := Open(ctx, d, WithHasher(secret.Fast()), WithReuseInterval(interval))
+			s, closeFn, err := Open(ctx, d, WithHasher(secret.ForTests()), WithReuseInterval(interval))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,9 +176,9 @@ func TestOpenServers(t *testing.T) {
 			return u.String()
 		},
 		"ferretdb": func(t *testing.T) string {
-			uri, err := testenv.FerretDBURI()
+			uri, err := mongoenv.FerretDBURI()
 			if err != nil {
-				t.Fatalf("embedded FerretDB: %v", err)
+				t.Fatalf("FerretDB: %v", err)
 			}
 			u, err := url.Parse(uri)
 			if err != nil {
@@ -188,7 +190,7 @@ func TestOpenServers(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := get(t)
-			s, closeFn, err := Open(ctx, d, WithHasher(secret.Fast()))
+			s, closeFn, err := Open(ctx, d, WithHasher(secret.ForTests()))
 			if err != nil {
 				t.Fatalf("Open(%s): %v", Redact(d), err)
 			}
@@ -210,7 +212,7 @@ func TestOpenServers(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testenv.CloseMongo()
+	mongoenv.CloseMongo()
 	os.Exit(code)
 }
 
@@ -223,7 +225,7 @@ func TestOpenRedis(t *testing.T) {
 	}
 	prefix := fmt.Sprintf("dsn-test-%d", time.Now().UnixNano())
 	ctx := context.Background()
-	s, closeFn, err := Open(ctx, "redis://"+addr+"/0?key_prefix="+prefix, WithHasher(secret.Fast()))
+	s, closeFn, err := Open(ctx, "redis://"+addr+"/0?key_prefix="+prefix, WithHasher(secret.ForTests()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -16,9 +17,6 @@ import (
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for the admin connection
-	"github.com/testcontainers/testcontainers-go"
-	tcmysql "github.com/testcontainers/testcontainers-go/modules/mysql"
-	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -27,9 +25,9 @@ import (
 )
 
 // Environment variables naming the SQL servers tests use. When one is
-// unset, a testcontainers-go container is started instead if a Docker
-// engine answers; otherwise the test is skipped (failed under
-// OAUTHSTORE_TEST_REQUIRE=all) by [Unavailable].
+// unset, the test is skipped (failed under OAUTHSTORE_TEST_REQUIRE=all) by
+// [Unavailable]. The nested infratest module runs the same backends against
+// servers it starts in containers.
 const (
 	// PostgresEnv holds a pgx DSN (URL or key=value form) of a database
 	// in which the user may create schemas, e.g.
@@ -72,7 +70,7 @@ func SQLite(t testing.TB) *gorm.DB {
 }
 
 // PostgresDSN returns a DSN for a fresh, empty schema on the PostgreSQL
-// server of [PostgresEnv] (or of a container), set as the connection's
+// server of [PostgresEnv], set as the connection's
 // search_path so that tables land in it. The schema is dropped, with
 // everything in it, at the end of t. Without a server t is skipped (or
 // failed) by [Unavailable].
@@ -106,7 +104,7 @@ func Postgres(t testing.TB) *gorm.DB {
 }
 
 // MySQLDSN returns a DSN for a fresh, empty database (utf8mb4) on the MySQL
-// or MariaDB server of [MySQLEnv] (or of a container), with parseTime=true
+// or MariaDB server of [MySQLEnv], with parseTime=true
 // and loc=UTC added. The database is dropped at the end of t. Without a
 // server t is skipped (or failed) by [Unavailable].
 func MySQLDSN(t testing.TB) string {
@@ -173,8 +171,11 @@ func OpenGorm(t testing.TB, dialect, dsn string) *gorm.DB {
 	return db
 }
 
+// errUnset is why a server whose variable is unset is unavailable.
+var errUnset = errors.New("variable unset")
+
 // The servers' base DSNs and admin connections, set up once per test
-// binary: a container, if one is needed, is started at most once.
+// binary.
 var (
 	pgOnce  sync.Once
 	pgBase  string
@@ -191,10 +192,8 @@ func postgresAdmin() (string, *sql.DB, error) {
 	pgOnce.Do(func() {
 		pgBase = os.Getenv(PostgresEnv)
 		if pgBase == "" {
-			if pgBase, pgErr = startPostgresContainer(); pgErr != nil {
-				pgErr = fmt.Errorf("%s unset and no container: %w", PostgresEnv, pgErr)
-				return
-			}
+			pgErr = errUnset
+			return
 		}
 		pgAdmin, pgErr = sqlOpenAdmin("pgx", pgBase)
 	})
@@ -205,10 +204,8 @@ func mysqlAdmin() (*mysqldriver.Config, *sql.DB, error) {
 	myOnce.Do(func() {
 		dsn := os.Getenv(MySQLEnv)
 		if dsn == "" {
-			if dsn, myErr = startMySQLContainer(); myErr != nil {
-				myErr = fmt.Errorf("%s unset and no container: %w", MySQLEnv, myErr)
-				return
-			}
+			myErr = errUnset
+			return
 		}
 		if myCfg, myErr = mysqldriver.ParseDSN(dsn); myErr != nil {
 			myErr = fmt.Errorf("parsing %s: %w", MySQLEnv, myErr)
@@ -235,59 +232,6 @@ func sqlOpenAdmin(driver, dsn string) (*sql.DB, error) {
 		return nil, err
 	}
 	return db, nil
-}
-
-// sqlDockerHealthy reports whether a Docker engine answers, without skipping
-// anything (unlike testcontainers.SkipIfProviderIsNotHealthy).
-func sqlDockerHealthy(ctx context.Context) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("docker provider: %v", r)
-		}
-	}()
-	p, err := testcontainers.ProviderDocker.GetProvider()
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	return p.Health(ctx)
-}
-
-func startPostgresContainer() (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := sqlDockerHealthy(ctx); err != nil {
-		return "", err
-	}
-	c, err := tcpostgres.Run(ctx, "postgres:16-alpine",
-		tcpostgres.WithDatabase("test"),
-		tcpostgres.WithUsername("postgres"),
-		tcpostgres.WithPassword("postgres"),
-		tcpostgres.BasicWaitStrategies(),
-	)
-	if err != nil {
-		return "", err
-	}
-	// The container lives as long as the test binary; testcontainers'
-	// reaper removes it afterwards.
-	return c.ConnectionString(ctx, "sslmode=disable")
-}
-
-func startMySQLContainer() (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := sqlDockerHealthy(ctx); err != nil {
-		return "", err
-	}
-	c, err := tcmysql.Run(ctx, "mysql:8.4",
-		tcmysql.WithDatabase("test"),
-		tcmysql.WithUsername("root"),
-		tcmysql.WithPassword("root"),
-	)
-	if err != nil {
-		return "", err
-	}
-	return c.ConnectionString(ctx, "parseTime=true", "loc=UTC")
 }
 
 // withPostgresParam adds a run-time parameter to a pgx DSN in URL or

@@ -7,7 +7,7 @@
 //
 //	func TestAuthServerFlows(t *testing.T) {
 //		e2e.Run(t, func(t *testing.T, now func() time.Time) storage.Storage {
-//			return mystore.New(freshDB(t), mystore.WithClock(now), mystore.WithHasher(secret.Fast()))
+//			return mystore.New(freshDB(t), mystore.WithClock(now), mystore.WithHasher(secret.ForTests()))
 //		})
 //	}
 package e2e
@@ -23,7 +23,7 @@ import (
 // NewStore returns a fresh, empty store whose clock is now: every expiry
 // decision of the store must use it, since the flows move it forward to
 // test expiry (it starts at the wall time). A cheap secret hasher
-// (secret.Fast()) keeps the flows fast. Close the store through t.Cleanup
+// (secret.ForTests()) keeps the flows fast. Close the store through t.Cleanup
 // if it needs closing.
 type NewStore = func(t *testing.T, now func() time.Time) storage.Storage
 

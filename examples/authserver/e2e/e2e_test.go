@@ -13,6 +13,7 @@ import (
 	"github.com/oauthstore/oauthstore/examples/authserver/e2e"
 	"github.com/oauthstore/oauthstore/gormstore"
 	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/memstore"
 	"github.com/oauthstore/oauthstore/mongostore"
 	"github.com/oauthstore/oauthstore/redisstore"
@@ -23,13 +24,13 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testenv.CloseMongo()
+	mongoenv.CloseMongo()
 	os.Exit(code)
 }
 
 func gormMaker(t *testing.T, db *gorm.DB, clock func() time.Time) storage.Storage {
 	t.Helper()
-	s, err := gormstore.New(context.Background(), db, gormstore.WithClock(clock), gormstore.WithHasher(secret.Fast()))
+	s, err := gormstore.New(context.Background(), db, gormstore.WithClock(clock), gormstore.WithHasher(secret.ForTests()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,14 +60,14 @@ func redisMaker(t *testing.T, clock func() time.Time) storage.Storage {
 		}
 		_ = rdb.Close()
 	})
-	s, err := redisstore.New(ctx, rdb, redisstore.WithKeyPrefix(prefix), redisstore.WithClock(clock), redisstore.WithHasher(secret.Fast()))
+	s, err := redisstore.New(ctx, rdb, redisstore.WithKeyPrefix(prefix), redisstore.WithClock(clock), redisstore.WithHasher(secret.ForTests()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-// The flows on every backend: memstore, SQLite, embedded FerretDB and
+// The flows on every backend: memstore, SQLite, FerretDB (a child process) and
 // Redis (embedded miniredis without OAUTHSTORE_TEST_REDIS_ADDR) always;
 // PostgreSQL and MariaDB when their variables are set (see
 // internal/testenv).
@@ -76,13 +77,13 @@ func TestEndToEnd(t *testing.T) {
 		open e2e.NewStore
 	}{
 		{"memory", func(t *testing.T, clock func() time.Time) storage.Storage {
-			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()))
+			return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.ForTests()))
 		}},
 		{"sqlite", func(t *testing.T, clock func() time.Time) storage.Storage {
 			return gormMaker(t, testenv.SQLite(t), clock)
 		}},
 		{"ferretdb", func(t *testing.T, clock func() time.Time) storage.Storage {
-			s, err := mongostore.New(context.Background(), testenv.FerretDB(t), mongostore.WithClock(clock), mongostore.WithHasher(secret.Fast()))
+			s, err := mongostore.New(context.Background(), mongoenv.FerretDB(t), mongostore.WithClock(clock), mongostore.WithHasher(secret.ForTests()))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -31,7 +31,7 @@ type Dumper struct {
 // NewMemstore returns a memstore with clock and a fast hasher, wrapped in
 // a [Dumper]. Extra options follow.
 func NewMemstore(clock func() time.Time, opts ...memstore.Option) *Dumper {
-	opts = append([]memstore.Option{memstore.WithClock(clock), memstore.WithHasher(secret.Fast())}, opts...)
+	opts = append([]memstore.Option{memstore.WithClock(clock), memstore.WithHasher(secret.ForTests())}, opts...)
 	return &Dumper{Store: memstore.New(opts...)}
 }
 

@@ -23,7 +23,7 @@ import (
 
 // NewStore returns a fresh, empty store whose clock is now (every expiry
 // decision of the store must use it: the flows move it forward). The store
-// should hash client secrets cheaply (secret.Fast()) to keep the flows
+// should hash client secrets cheaply (secret.ForTests()) to keep the flows
 // fast; it is closed, if it needs to be, through t.Cleanup.
 type NewStore func(t *testing.T, now func() time.Time) storage.Storage
 

@@ -24,7 +24,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	d := "sqlite:" + filepath.Join(t.TempDir(), "authserver.db")
 	ctx := context.Background()
 
-	store1, close1, err := dsn.Open(ctx, d, dsn.WithHasher(secret.Fast()))
+	store1, close1, err := dsn.Open(ctx, d, dsn.WithHasher(secret.ForTests()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	store2, close2, err := dsn.Open(ctx, d, dsn.WithHasher(secret.Fast()))
+	store2, close2, err := dsn.Open(ctx, d, dsn.WithHasher(secret.ForTests()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 // here so that this package's own tests exercise its code.
 func TestRunMemory(t *testing.T) {
 	Run(t, func(t *testing.T, now func() time.Time) storage.Storage {
-		return memstore.New(memstore.WithClock(now), memstore.WithHasher(secret.Fast()))
+		return memstore.New(memstore.WithClock(now), memstore.WithHasher(secret.ForTests()))
 	})
 }
 

@@ -10,13 +10,13 @@ import (
 	"testing"
 
 	"github.com/oauthstore/oauthstore/examples/authserver/internal/walkthrough"
-	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/secret"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testenv.CloseMongo()
+	mongoenv.CloseMongo()
 	os.Exit(code)
 }
 
@@ -74,7 +74,7 @@ func check(t *testing.T, out string) {
 
 func TestWalkthroughDefaultSQLite(t *testing.T) {
 	var out bytes.Buffer
-	if err := walkthrough.Run(context.Background(), walkthrough.Options{Out: &out, Hasher: secret.Fast()}); err != nil {
+	if err := walkthrough.Run(context.Background(), walkthrough.Options{Out: &out, Hasher: secret.ForTests()}); err != nil {
 		t.Fatalf("walkthrough: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "backend sqlite:") {
@@ -84,9 +84,9 @@ func TestWalkthroughDefaultSQLite(t *testing.T) {
 }
 
 func TestWalkthroughOtherBackends(t *testing.T) {
-	uri, err := testenv.FerretDBURI()
+	uri, err := mongoenv.FerretDBURI()
 	if err != nil {
-		t.Fatalf("embedded FerretDB: %v", err)
+		t.Fatalf("FerretDB: %v", err)
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
@@ -96,7 +96,7 @@ func TestWalkthroughOtherBackends(t *testing.T) {
 	for name, dsn := range map[string]string{"memory": "memory:", "ferretdb": u.String()} {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := walkthrough.Run(context.Background(), walkthrough.Options{Out: &out, DSN: dsn, Hasher: secret.Fast()}); err != nil {
+			if err := walkthrough.Run(context.Background(), walkthrough.Options{Out: &out, DSN: dsn, Hasher: secret.ForTests()}); err != nil {
 				t.Fatalf("walkthrough: %v\n%s", err, out.String())
 			}
 			check(t, out.String())

@@ -1,4 +1,4 @@
-package gooauth2_test
+package grantflows_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/oauthstore/oauthstore/gormstore"
 	"github.com/oauthstore/oauthstore/integration/gooauth2"
 	"github.com/oauthstore/oauthstore/internal/testenv"
+	"github.com/oauthstore/oauthstore/internal/testenv/mongoenv"
 	"github.com/oauthstore/oauthstore/memstore"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/mongostore"
@@ -27,7 +28,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testenv.CloseMongo()
+	mongoenv.CloseMongo()
 	os.Exit(code)
 }
 
@@ -37,13 +38,13 @@ var backends = []struct {
 	open func(t *testing.T, clock func() time.Time) storage.Storage
 }{
 	{"memory", func(t *testing.T, clock func() time.Time) storage.Storage {
-		return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.Fast()))
+		return memstore.New(memstore.WithClock(clock), memstore.WithHasher(secret.ForTests()))
 	}},
 	{"sqlite", func(t *testing.T, clock func() time.Time) storage.Storage {
 		return gormStore(t, testenv.SQLite(t), clock)
 	}},
 	{"ferretdb", func(t *testing.T, clock func() time.Time) storage.Storage {
-		s, err := mongostore.New(context.Background(), testenv.FerretDB(t), mongostore.WithClock(clock), mongostore.WithHasher(secret.Fast()))
+		s, err := mongostore.New(context.Background(), mongoenv.FerretDB(t), mongostore.WithClock(clock), mongostore.WithHasher(secret.ForTests()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +60,7 @@ var backends = []struct {
 
 func gormStore(t *testing.T, db *gorm.DB, clock func() time.Time) storage.Storage {
 	t.Helper()
-	s, err := gormstore.New(context.Background(), db, gormstore.WithClock(clock), gormstore.WithHasher(secret.Fast()))
+	s, err := gormstore.New(context.Background(), db, gormstore.WithClock(clock), gormstore.WithHasher(secret.ForTests()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,7 @@ func flowManagerRevokedRefreshTokenReuse(t *testing.T, s storage.Storage) {
 func TestManagerReuseInterval(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{}
-	s := memstore.New(memstore.WithClock(c.now), memstore.WithHasher(secret.Fast()), memstore.WithReuseInterval(time.Minute))
+	s := memstore.New(memstore.WithClock(c.now), memstore.WithHasher(secret.ForTests()), memstore.WithReuseInterval(time.Minute))
 	m := newManager(t, s, manage.DefaultRefreshTokenCfg)
 	ti := issue(t, m)
 	legit, err := m.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{Refresh: ti.GetRefresh()})
