@@ -99,14 +99,18 @@
 // # Grants and rotation
 //
 // Every code and token carries a GrantID (a new random one if created
-// without). [Store.RotateToken] exchanges a refresh token for a new pair in
-// one transaction: a conditional UPDATE ... WHERE refresh_digest = ? AND
-// revoked = FALSE AND refresh_expires_at_ms >= ? revokes the old pair and
-// records when (rotated_at_ms); if it changed the row, the old pair is
-// read, the new one checked against it ([backendkit.Successor]) and
-// INSERTed in its grant. Both writes or neither: a taken credential rolls
-// the transaction back ([storage.ErrAlreadyExists]) and leaves the old pair
-// live. The UPDATE's affected-row count picks one winner among concurrent
+// without). [Store.RotateToken] exchanges a refresh token for a new pair:
+// a conditional UPDATE ... WHERE refresh_digest = ? AND revoked = FALSE
+// AND refresh_expires_at_ms >= ?, which also requires the rules of
+// [backendkit.Successor] (the same client and grant), revokes the old pair
+// and records when (rotated_at_ms), and the new pair is INSERTed in the
+// old one's grant. On PostgreSQL both are one statement, one round trip
+// (a data-modifying CTE: WITH old AS (UPDATE ... RETURNING) INSERT ...
+// SELECT ... FROM old); on SQLite and MySQL, which have none, the UPDATE
+// and an INSERT ... SELECT by refresh_digest run in one transaction. Both
+// writes or neither: a taken credential aborts the statement or rolls the
+// transaction back ([storage.ErrAlreadyExists]) and leaves the old pair
+// live. The UPDATE's changed row picks one winner among concurrent
 // callers on every database; the others find the pair revoked once the
 // winner has committed. On MySQL the transaction runs at READ COMMITTED,
 // so that InnoDB takes no gap locks in it (with binary logging on,

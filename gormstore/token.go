@@ -180,11 +180,12 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 //
 //	UPDATE tokens SET revoked = TRUE, revoked_at_ms = ?, rotated_at_ms = ?
 //	WHERE refresh_digest = ? AND revoked = FALSE AND refresh_expires_at_ms >= ?
-//	AND client_id = ? AND (grant_id = ? OR ? = '')
+//	AND CASE WHEN client_id = ? AND (grant_id = ? OR ? = '') THEN 1 ELSE 0 END = 1
 //
 // revokes the old pair if it is live and next may succeed it (the rules
 // of [backendkit.Successor], as conditions: the same client, the same
-// grant unless next names none), and the INSERT of next, with the old
+// grant unless next names none; inside a CASE so that the plan stays the
+// refresh_digest index's), and the INSERT of next, with the old
 // row's grant, follows it: both writes or neither.
 //
 //   - On PostgreSQL both are one statement, one round trip: a

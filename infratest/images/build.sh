@@ -92,11 +92,6 @@ ensure_rootfs() {
     log "rootfs for '$pkgs': cached ($tar)"
     return 0
   fi
-  if ! command -v debootstrap >/dev/null 2>&1; then
-    log "installing debootstrap with apt"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-  fi
   start=$SECONDS
   dir=$(mktemp -d "$CACHE/work/rootfs-$key.XXXXXX")
   # mktemp makes it 0700: as the root directory of the system, it must let
@@ -316,6 +311,14 @@ for t in "${targets[@]}"; do
   mariadb) image_current "$MARIADB_IMAGE" "${hashes[mariadb]}" || need_mariadb=1 ;;
   esac
 done
+
+# debootstrap is installed once, here: two apt-get runs side by side would
+# fight over apt's lock and one would fail.
+if { [ -n "$need_pg" ] || [ -n "$need_mariadb" ]; } && ! command -v debootstrap >/dev/null 2>&1; then
+  log "installing debootstrap with apt"
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq debootstrap >/dev/null
+fi
 
 # The debootstraps are mostly downloads and unpacking: run them side by side.
 pids=()

@@ -1,0 +1,5 @@
+//go:build !race
+
+package gormstore
+
+const raceEnabled = false
