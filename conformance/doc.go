@@ -172,6 +172,7 @@
 // own database, schema, table prefix or collection (derived from t.Name()
 // or a counter), and drop it in t.Cleanup. The subtests run one after
 // another, never in parallel; the only concurrency is the goroutines of
-// Code/ConsumeConcurrent and Grant/RotateConcurrent, which call one store
+// Code/ConsumeConcurrent, Grant/RotateConcurrent and (RunKeyed)
+// KeyRotation/ConcurrentAcrossRotation, which call one store
 // at once.
 package conformance
