@@ -326,19 +326,12 @@ func (a *app) clientDeleteCmd() *cobra.Command {
 		Args:  exactArgs(1, "a client ID"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, done, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if err := s.DeleteClient(ctx, args[0]); err != nil {
-				return err
-			}
-			if a.jsonOut {
-				return a.printJSON(map[string]any{"deleted": args[0]})
-			}
-			fmt.Fprintf(a.stdout, "Deleted client %q and its codes and tokens.\n", args[0])
-			return nil
+			return a.withStore(ctx, func(s storage.Storage) error {
+				if err := s.DeleteClient(ctx, args[0]); err != nil {
+					return err
+				}
+				return a.result(map[string]any{"deleted": args[0]}, "Deleted client %q and its codes and tokens.", args[0])
+			})
 		}),
 	}
 }

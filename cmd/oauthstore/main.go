@@ -290,6 +290,26 @@ func (a *app) openStore(ctx context.Context) (storage.Storage, func(), error) {
 	}, nil
 }
 
+// withStore opens the store of the DSN, runs fn on it and closes it.
+func (a *app) withStore(ctx context.Context, fn func(s storage.Storage) error) error {
+	s, done, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(s)
+}
+
+// result prints the outcome of a command: v as JSON with --json, else the
+// line format makes of args.
+func (a *app) result(v any, format string, args ...any) error {
+	if a.jsonOut {
+		return a.printJSON(v)
+	}
+	fmt.Fprintf(a.stdout, format+"\n", args...)
+	return nil
+}
+
 // manager returns the store's client management (part of every
 // storage.Storage).
 func manager(s storage.Storage) (storage.ClientManager, error) { return s, nil }

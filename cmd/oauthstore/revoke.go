@@ -2,10 +2,11 @@ package main
 
 import (
 	"bufio"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/oauthstore/oauthstore/storage"
 )
 
 func (a *app) revokeCmd() *cobra.Command {
@@ -47,19 +48,12 @@ process list. The token is never printed.`,
 			if tok == "" {
 				return usageErrorf("the token is empty")
 			}
-			s, done, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if err := s.RevokeToken(ctx, tok); err != nil {
-				return err
-			}
-			if a.jsonOut {
-				return a.printJSON(map[string]any{"revoked": "token"})
-			}
-			fmt.Fprintln(a.stdout, "Revoked the token pair.")
-			return nil
+			return a.withStore(ctx, func(s storage.Storage) error {
+				if err := s.RevokeToken(ctx, tok); err != nil {
+					return err
+				}
+				return a.result(map[string]any{"revoked": "token"}, "Revoked the token pair.")
+			})
 		}),
 	}
 	c.Flags().BoolVar(&stdin, "stdin", false, "read the token from standard input")
@@ -73,19 +67,12 @@ func (a *app) revokeGrantCmd() *cobra.Command {
 		Args:  exactArgs(1, "a grant ID"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, done, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if err := s.RevokeGrant(ctx, args[0]); err != nil {
-				return err
-			}
-			if a.jsonOut {
-				return a.printJSON(map[string]any{"revoked": "grant", "grant_id": args[0]})
-			}
-			fmt.Fprintf(a.stdout, "Revoked grant %q.\n", args[0])
-			return nil
+			return a.withStore(ctx, func(s storage.Storage) error {
+				if err := s.RevokeGrant(ctx, args[0]); err != nil {
+					return err
+				}
+				return a.result(map[string]any{"revoked": "grant", "grant_id": args[0]}, "Revoked grant %q.", args[0])
+			})
 		}),
 	}
 }
@@ -100,23 +87,13 @@ secret too if it leaked).`,
 		Args: exactArgs(1, "a client ID"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, done, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
-			m, err := manager(s)
-			if err != nil {
-				return err
-			}
-			if err := m.RevokeClientTokens(ctx, args[0]); err != nil {
-				return err
-			}
-			if a.jsonOut {
-				return a.printJSON(map[string]any{"revoked": "client", "client_id": args[0]})
-			}
-			fmt.Fprintf(a.stdout, "Revoked every token and code of client %q.\n", args[0])
-			return nil
+			return a.withStore(ctx, func(s storage.Storage) error {
+				if err := s.RevokeClientTokens(ctx, args[0]); err != nil {
+					return err
+				}
+				return a.result(map[string]any{"revoked": "client", "client_id": args[0]},
+					"Revoked every token and code of client %q.", args[0])
+			})
 		}),
 	}
 }
