@@ -248,30 +248,9 @@ func (s *store) end(ctx context.Context, c *call, err error) {
 	}
 }
 
-func clientOf(c *models.Client) string {
-	if c == nil {
-		return ""
-	}
-	return c.ClientID
-}
-
-func codeClientOf(c *models.AuthorizationCode) string {
-	if c == nil {
-		return ""
-	}
-	return c.ClientID
-}
-
-func tokenClientOf(t *models.Token) string {
-	if t == nil {
-		return ""
-	}
-	return t.ClientID
-}
-
 // CreateClient implements [storage.ClientStore].
 func (s *store) CreateClient(ctx context.Context, c *models.Client) error {
-	ctx, k := s.begin(ctx, decorate.CreateClient, clientOf(c))
+	ctx, k := s.begin(ctx, decorate.CreateClient, decorate.ClientOf(c))
 	err := s.inner.CreateClient(ctx, c)
 	s.end(ctx, &k, err)
 	return err
@@ -303,7 +282,7 @@ func (s *store) DeleteClient(ctx context.Context, clientID string) error {
 
 // CreateAuthorizationCode implements [storage.AuthorizationCodeStore].
 func (s *store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
-	ctx, k := s.begin(ctx, decorate.CreateAuthorizationCode, codeClientOf(c))
+	ctx, k := s.begin(ctx, decorate.CreateAuthorizationCode, decorate.CodeClientOf(c))
 	err := s.inner.CreateAuthorizationCode(ctx, c)
 	s.end(ctx, &k, err)
 	return err
@@ -313,7 +292,7 @@ func (s *store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 func (s *store) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	ctx, k := s.begin(ctx, decorate.GetAuthorizationCode, "")
 	c, err := s.inner.GetAuthorizationCode(ctx, code)
-	k.returned(codeClientOf(c))
+	k.returned(decorate.CodeClientOf(c))
 	s.end(ctx, &k, err)
 	return c, err
 }
@@ -322,7 +301,7 @@ func (s *store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 func (s *store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	ctx, k := s.begin(ctx, decorate.ConsumeAuthorizationCode, "")
 	c, err := s.inner.ConsumeAuthorizationCode(ctx, code)
-	k.returned(codeClientOf(c))
+	k.returned(decorate.CodeClientOf(c))
 	s.end(ctx, &k, err)
 	return c, err
 }
@@ -337,7 +316,7 @@ func (s *store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 
 // CreateToken implements [storage.TokenStore].
 func (s *store) CreateToken(ctx context.Context, t *models.Token) error {
-	ctx, k := s.begin(ctx, decorate.CreateToken, tokenClientOf(t))
+	ctx, k := s.begin(ctx, decorate.CreateToken, decorate.TokenClientOf(t))
 	err := s.inner.CreateToken(ctx, t)
 	s.end(ctx, &k, err)
 	return err
@@ -347,7 +326,7 @@ func (s *store) CreateToken(ctx context.Context, t *models.Token) error {
 func (s *store) GetTokenByAccess(ctx context.Context, accessToken string) (*models.Token, error) {
 	ctx, k := s.begin(ctx, decorate.GetTokenByAccess, "")
 	t, err := s.inner.GetTokenByAccess(ctx, accessToken)
-	k.returned(tokenClientOf(t))
+	k.returned(decorate.TokenClientOf(t))
 	s.end(ctx, &k, err)
 	return t, err
 }
@@ -356,7 +335,7 @@ func (s *store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 func (s *store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*models.Token, error) {
 	ctx, k := s.begin(ctx, decorate.GetTokenByRefresh, "")
 	t, err := s.inner.GetTokenByRefresh(ctx, refreshToken)
-	k.returned(tokenClientOf(t))
+	k.returned(decorate.TokenClientOf(t))
 	s.end(ctx, &k, err)
 	return t, err
 }
@@ -372,7 +351,7 @@ func (s *store) RevokeToken(ctx context.Context, token string) error {
 // RotateToken implements [storage.TokenStore]. The client ID recorded is
 // next's.
 func (s *store) RotateToken(ctx context.Context, refreshToken string, next *models.Token) error {
-	ctx, k := s.begin(ctx, decorate.RotateToken, tokenClientOf(next))
+	ctx, k := s.begin(ctx, decorate.RotateToken, decorate.TokenClientOf(next))
 	err := s.inner.RotateToken(ctx, refreshToken, next)
 	s.end(ctx, &k, err)
 	return err
@@ -402,7 +381,7 @@ func (s *store) PurgeExpired(ctx context.Context) (int64, error) {
 
 // UpdateClient implements [storage.ClientManager].
 func (s *store) UpdateClient(ctx context.Context, c *models.Client) error {
-	ctx, k := s.begin(ctx, decorate.UpdateClient, clientOf(c))
+	ctx, k := s.begin(ctx, decorate.UpdateClient, decorate.ClientOf(c))
 	err := s.mgr.UpdateClient(ctx, c)
 	s.end(ctx, &k, err)
 	return err

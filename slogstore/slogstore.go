@@ -159,32 +159,11 @@ func (s *store) log(ctx context.Context, c call, m decorate.Method, err error, c
 	s.logger.LogAttrs(ctx, level, m.SpanName(), attrs...)
 }
 
-func clientOf(c *models.Client) string {
-	if c == nil {
-		return ""
-	}
-	return c.ClientID
-}
-
-func codeClientOf(c *models.AuthorizationCode) string {
-	if c == nil {
-		return ""
-	}
-	return c.ClientID
-}
-
-func tokenClientOf(t *models.Token) string {
-	if t == nil {
-		return ""
-	}
-	return t.ClientID
-}
-
 // CreateClient implements [storage.ClientStore].
 func (s *store) CreateClient(ctx context.Context, c *models.Client) error {
 	k := s.begin(ctx)
 	err := s.inner.CreateClient(ctx, c)
-	s.log(ctx, k, decorate.CreateClient, err, clientOf(c))
+	s.log(ctx, k, decorate.CreateClient, err, decorate.ClientOf(c))
 	return err
 }
 
@@ -216,7 +195,7 @@ func (s *store) DeleteClient(ctx context.Context, clientID string) error {
 func (s *store) CreateAuthorizationCode(ctx context.Context, c *models.AuthorizationCode) error {
 	k := s.begin(ctx)
 	err := s.inner.CreateAuthorizationCode(ctx, c)
-	s.log(ctx, k, decorate.CreateAuthorizationCode, err, codeClientOf(c))
+	s.log(ctx, k, decorate.CreateAuthorizationCode, err, decorate.CodeClientOf(c))
 	return err
 }
 
@@ -224,7 +203,7 @@ func (s *store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 func (s *store) GetAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	k := s.begin(ctx)
 	c, err := s.inner.GetAuthorizationCode(ctx, code)
-	s.log(ctx, k, decorate.GetAuthorizationCode, err, codeClientOf(c))
+	s.log(ctx, k, decorate.GetAuthorizationCode, err, decorate.CodeClientOf(c))
 	return c, err
 }
 
@@ -232,7 +211,7 @@ func (s *store) GetAuthorizationCode(ctx context.Context, code string) (*models.
 func (s *store) ConsumeAuthorizationCode(ctx context.Context, code string) (*models.AuthorizationCode, error) {
 	k := s.begin(ctx)
 	c, err := s.inner.ConsumeAuthorizationCode(ctx, code)
-	s.log(ctx, k, decorate.ConsumeAuthorizationCode, err, codeClientOf(c))
+	s.log(ctx, k, decorate.ConsumeAuthorizationCode, err, decorate.CodeClientOf(c))
 	return c, err
 }
 
@@ -248,7 +227,7 @@ func (s *store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 func (s *store) CreateToken(ctx context.Context, t *models.Token) error {
 	k := s.begin(ctx)
 	err := s.inner.CreateToken(ctx, t)
-	s.log(ctx, k, decorate.CreateToken, err, tokenClientOf(t))
+	s.log(ctx, k, decorate.CreateToken, err, decorate.TokenClientOf(t))
 	return err
 }
 
@@ -256,7 +235,7 @@ func (s *store) CreateToken(ctx context.Context, t *models.Token) error {
 func (s *store) GetTokenByAccess(ctx context.Context, accessToken string) (*models.Token, error) {
 	k := s.begin(ctx)
 	t, err := s.inner.GetTokenByAccess(ctx, accessToken)
-	s.log(ctx, k, decorate.GetTokenByAccess, err, tokenClientOf(t))
+	s.log(ctx, k, decorate.GetTokenByAccess, err, decorate.TokenClientOf(t))
 	return t, err
 }
 
@@ -264,7 +243,7 @@ func (s *store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 func (s *store) GetTokenByRefresh(ctx context.Context, refreshToken string) (*models.Token, error) {
 	k := s.begin(ctx)
 	t, err := s.inner.GetTokenByRefresh(ctx, refreshToken)
-	s.log(ctx, k, decorate.GetTokenByRefresh, err, tokenClientOf(t))
+	s.log(ctx, k, decorate.GetTokenByRefresh, err, decorate.TokenClientOf(t))
 	return t, err
 }
 
@@ -281,7 +260,7 @@ func (s *store) RevokeToken(ctx context.Context, token string) error {
 func (s *store) RotateToken(ctx context.Context, refreshToken string, next *models.Token) error {
 	k := s.begin(ctx)
 	err := s.inner.RotateToken(ctx, refreshToken, next)
-	s.log(ctx, k, decorate.RotateToken, err, tokenClientOf(next))
+	s.log(ctx, k, decorate.RotateToken, err, decorate.TokenClientOf(next))
 	return err
 }
 
@@ -305,7 +284,7 @@ func (s *store) PurgeExpired(ctx context.Context) (int64, error) {
 func (s *store) UpdateClient(ctx context.Context, c *models.Client) error {
 	k := s.begin(ctx)
 	err := s.mgr.UpdateClient(ctx, c)
-	s.log(ctx, k, decorate.UpdateClient, err, clientOf(c))
+	s.log(ctx, k, decorate.UpdateClient, err, decorate.ClientOf(c))
 	return err
 }
 
