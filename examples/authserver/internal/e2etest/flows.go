@@ -113,29 +113,7 @@ var flows = []Flow{
 		tok := h.tokens(h.cfg)
 		const n = 16
 		h.store.arm(gateRotate, n)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var wins []*oauth2.Token
-		refused := 0
-		start := make(chan struct{})
-		for range n {
-			wg.Go(func() {
-				<-start
-				got, err := h.refresh(h.cfg, tok.RefreshToken)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins = append(wins, got)
-				case walkthrough.ErrorCode(err) == "invalid_grant":
-					refused++
-				default:
-					t.Errorf("refresh: %v", err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
+		wins, refused := race(t, n, "refresh", func() (*oauth2.Token, error) { return h.refresh(h.cfg, tok.RefreshToken) })
 		if len(wins) != 1 || refused != n-1 {
 			t.Fatalf("%d concurrent refreshes with one refresh token: %d succeeded, %d refused; want 1 and %d", n, len(wins), refused, n-1)
 		}
@@ -425,31 +403,9 @@ var flows = []Flow{
 		code, verifier := h.authorize(h.cfg)
 		const n = 32
 		h.store.arm(gateCodes, n)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var wins []*oauth2.Token
-		refused := 0
-		start := make(chan struct{})
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				tok, err := h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins = append(wins, tok)
-				case walkthrough.ErrorCode(err) == "invalid_grant":
-					refused++
-				default:
-					t.Errorf("exchange: %v", err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
+		wins, refused := race(t, n, "exchange", func() (*oauth2.Token, error) {
+			return h.cfg.Exchange(h.ctx, code, oauth2.VerifierOption(verifier))
+		})
 		if len(wins) != 1 || refused != n-1 {
 			t.Fatalf("%d exchanges: %d tokens, %d refused; want 1 and %d", n, len(wins), refused, n-1)
 		}
@@ -519,4 +475,32 @@ func clientCredentials(ctx context.Context, cfg *oauth2.Config) (*oauth2.Token, 
 		Scopes: []string{"read"}, AuthStyle: oauth2.AuthStyleInHeader,
 	}
 	return cc.Token(ctx)
+}
+
+// race runs call from n goroutines released at once and returns the tokens
+// of those that succeeded and how many were refused with invalid_grant;
+// any other error fails t.
+func race(t *testing.T, n int, what string, call func() (*oauth2.Token, error)) (wins []*oauth2.Token, refused int) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			tok, err := call()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins = append(wins, tok)
+			case walkthrough.ErrorCode(err) == "invalid_grant":
+				refused++
+			default:
+				t.Errorf("%s: %v", what, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return wins, refused
 }
