@@ -266,10 +266,20 @@ func TestTargetDownResetsClient(t *testing.T) {
 }
 
 // proxyGoroutines returns the stacks of the goroutines running the
-// proxy's code. Close waits for every goroutine it started, so none may be
-// left once it returns: no waiting or polling is needed to tell.
+// proxy's code. Close waits for every goroutine it started (a
+// sync.WaitGroup), so once it returns those goroutines have nothing left to
+// do but return from their function; one that has not been scheduled since
+// may still show its last frame. The check yields the processor until they
+// are gone (a goroutine blocked in the proxy's code never goes), with no
+// clock involved.
 func proxyGoroutines() []string {
 	buf := make([]byte, 1<<20)
+	for range 100_000 {
+		if !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "faultproxy.(*Proxy).") {
+			return nil
+		}
+		runtime.Gosched()
+	}
 	var out []string
 	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
 		if strings.Contains(g, "faultproxy.(*Proxy).") {
