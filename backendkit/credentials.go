@@ -2,10 +2,8 @@ package backendkit
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"iter"
 
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
@@ -73,16 +71,6 @@ func (c Credentials) Sum(credential string) [sha256.Size]byte {
 		return sha256.Sum256([]byte(credential))
 	}
 	return c.keys.Sum(credential)
-}
-
-// AllSums yields the binary digests of credential one key at a time,
-// current first, computing each only when the loop asks for it: the lookup
-// loop of a store that keys by bytes.
-func (c Credentials) AllSums(credential string) iter.Seq[[sha256.Size]byte] {
-	if c.keys == nil {
-		return func(yield func([sha256.Size]byte) bool) { yield(sha256.Sum256([]byte(credential))) }
-	}
-	return c.keys.AllSums(credential)
 }
 
 // Sums is [Credentials.Digests] in binary, for stores that key by bytes.
@@ -155,15 +143,15 @@ func (c Credentials) check(op, kind, v string) error {
 // lookup, consumption and rotation of a keyed store runs. look decides and
 // acts on the record of one digest (atomically, where the operation is
 // atomic); a miss under one key moves on to the next.
-func Lookup[T any](c Credentials, credential string, look func(digest string) (T, error)) (v T, err error) {
+func Lookup[T any](c Credentials, credential string, look func(digest string) (T, error)) (T, error) {
 	if c.keys == nil {
 		return look(secret.Digest(credential))
 	}
-	// Each key's digest is computed only if the keys before it missed.
-	for sum := range c.keys.AllSums(credential) {
-		if v, err = look(hex.EncodeToString(sum[:])); !errors.Is(err, storage.ErrNotFound) {
+	digests := c.keys.Digests(credential)
+	for _, d := range digests[:len(digests)-1] {
+		if v, err := look(d); !errors.Is(err, storage.ErrNotFound) {
 			return v, err
 		}
 	}
-	return v, err
+	return look(digests[len(digests)-1])
 }

@@ -51,7 +51,7 @@ func find[T any](s *Store, credential string, look func(key) (T, bool)) (key, T,
 		v, ok := look(k)
 		return k, v, ok
 	}
-	for sum := range s.cred.AllSums(credential) {
+	for _, sum := range s.cred.Sums(credential) {
 		if v, ok := look(sum); ok {
 			return sum, v, true
 		}

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"iter"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -339,21 +338,6 @@ func (k *Keyed) Digests(credential string) []string {
 // Sum is [Keyed.Digest] in binary, for stores that key by bytes.
 func (k *Keyed) Sum(credential string) [sha256.Size]byte {
 	return hmacSum((*k.keys.Load())[0], credential)
-}
-
-// AllSums yields [Keyed.Sum] under each key, current first, computing each
-// only when the loop asks for it, so that a lookup that finds its record
-// under the current key digests once. The key list is read once, when the
-// loop starts.
-func (k *Keyed) AllSums(credential string) iter.Seq[[sha256.Size]byte] {
-	keys := *k.keys.Load()
-	return func(yield func([sha256.Size]byte) bool) {
-		for _, key := range keys {
-			if !yield(hmacSum(key, credential)) {
-				return
-			}
-		}
-	}
 }
 
 // Sums is [Keyed.Digests] in binary, for stores that key by bytes.

@@ -294,23 +294,3 @@ func TestParseKeyed(t *testing.T) {
 		}
 	}
 }
-
-func TestKeyedAllSums(t *testing.T) {
-	k, err := NewKeyed(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{1}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got [][sha256.Size]byte
-	for sum := range k.AllSums("cred") {
-		got = append(got, sum)
-	}
-	if !slices.Equal(got, k.Sums("cred")) {
-		t.Errorf("AllSums = %x, want Sums' %x", got, k.Sums("cred"))
-	}
-	for sum := range k.AllSums("cred") {
-		if sum != k.Sum("cred") {
-			t.Errorf("AllSums starts with %x, want the current key's %x", sum, k.Sum("cred"))
-		}
-		break
-	}
-}
