@@ -19,8 +19,8 @@ var allocBudget = map[string]float64{
 	"GetTokenByAccess miss":    0,
 	"GetTokenByRefresh":        1,
 	"GetAuthorizationCode":     1,
-	"CreateToken":              6, // record, grant ID, grant index entry
-	"CreateAuthorizationCode":  7, // the same, and the used flag's record
+	"CreateToken":              2, // record, grant ID (the grant index is threaded through the records)
+	"CreateAuthorizationCode":  3, // record, grant ID, the redirect URI's url.Parse
 	"ConsumeAuthorizationCode": 1, // the returned *AuthorizationCode
 	"RotateToken":              1, // the new pair's record (the grant exists)
 	"RevokeToken":              0,

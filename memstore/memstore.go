@@ -83,6 +83,10 @@ type codeRec struct {
 	// used is set once, by the one consumer whose CompareAndSwap wins or
 	// by RevokeGrant; atomic, so neither needs the shard's write lock.
 	used atomic.Bool
+	// gh is grantHash(code.GrantID); gprev and gnext link the codes of
+	// that hash (see grantRec), guarded by its grant shard's mu.
+	gh           uint64
+	gprev, gnext *codeRec
 }
 
 type tokenRec struct {
@@ -94,14 +98,24 @@ type tokenRec struct {
 	// rotatedAt is the store clock's instant, in unix nanoseconds, at which
 	// RotateToken replaced the pair; 0 if it did not.
 	rotatedAt atomic.Int64
+	// gh is grantHash(tok.GrantID); gprev and gnext link the tokens of
+	// that hash (see grantRec), guarded by its grant shard's mu.
+	gh           uint64
+	gprev, gnext *tokenRec
 }
 
 // grantRec indexes the records of one grant, for RevokeGrant and reuse
-// detection. It lives in the shard of its grant ID and is guarded by that
-// shard's mu; the flags it sets are atomic.
+// detection: the heads of two doubly linked lists threaded through the
+// records themselves, so that indexing a record allocates nothing and
+// unindexing it is constant-time. It is keyed by the grant ID's 64-bit
+// seeded hash (grantHash), computed once per record, rather than by the
+// string; the lists hold every record whose grant ID has that hash, so
+// their readers compare the grant ID (two IDs sharing a hash stay apart).
+// It lives, as a value, in the shard the hash selects and is guarded by
+// that shard's mu; the flags it sets are atomic.
 type grantRec struct {
-	tokens map[*tokenRec]struct{}
-	codes  map[*codeRec]struct{}
+	tokens *tokenRec
+	codes  *codeRec
 }
 
 type shard struct {
@@ -109,7 +123,7 @@ type shard struct {
 	codes   map[key]*codeRec
 	access  map[key]*tokenRec
 	refresh map[key]*tokenRec
-	grants  map[string]*grantRec
+	grants  map[uint64]grantRec
 }
 
 type clientRec struct {
@@ -176,7 +190,7 @@ func New(opts ...Option) *Store {
 			codes:   make(map[key]*codeRec),
 			access:  make(map[key]*tokenRec),
 			refresh: make(map[key]*tokenRec),
-			grants:  make(map[string]*grantRec),
+			grants:  make(map[uint64]grantRec),
 		}
 	}
 	for _, o := range opts {
@@ -191,10 +205,12 @@ func (s *Store) shardOf(k key) *shard { return &s.shards[k[0]%shardCount] }
 
 func shardIndex(k key) uint8 { return k[0] % shardCount }
 
-// grantShard is the index of the shard that holds grantID's grantRec.
-func (s *Store) grantShard(grantID string) uint8 {
-	return uint8(maphash.String(s.seed, grantID) % shardCount)
-}
+// grantHash is the key of grantID's grantRec.
+func (s *Store) grantHash(grantID string) uint64 { return maphash.String(s.seed, grantID) }
+
+// grantShard is the index of the shard that holds the grantRec of the grant
+// ID whose grantHash is h.
+func grantShard(h uint64) uint8 { return uint8(h % shardCount) }
 
 // lockSet is the set of shards one operation write-locks together. They
 // are locked in index order, so operations that lock several never
@@ -229,68 +245,102 @@ func (s *Store) unlock(l *lockSet) {
 	}
 }
 
-// grantOf returns grantID's record, creating it, in its shard, which the
-// caller has write-locked.
-func (s *Store) grantOf(grantID string) *grantRec {
-	sh := &s.shards[s.grantShard(grantID)]
-	g, ok := sh.grants[grantID]
-	if !ok {
-		g = &grantRec{tokens: make(map[*tokenRec]struct{}), codes: make(map[*codeRec]struct{})}
-		sh.grants[grantID] = g
+// indexToken and indexCode add a new record to its grant's list; the
+// caller holds the grant shard's write lock.
+func (s *Store) indexToken(t *tokenRec) {
+	sh := &s.shards[grantShard(t.gh)]
+	g := sh.grants[t.gh]
+	if t.gnext = g.tokens; t.gnext != nil {
+		t.gnext.gprev = t
 	}
-	return g
+	g.tokens = t
+	sh.grants[t.gh] = g
+}
+
+func (s *Store) indexCode(c *codeRec) {
+	sh := &s.shards[grantShard(c.gh)]
+	g := sh.grants[c.gh]
+	if c.gnext = g.codes; c.gnext != nil {
+		c.gnext.gprev = c
+	}
+	g.codes = c
+	sh.grants[c.gh] = g
 }
 
 // unindexToken and unindexCode drop a deleted record from its grant's
-// index; the caller holds the grant shard's write lock.
+// list, and the grant when it has no record left; the caller holds the
+// grant shard's write lock.
 func (s *Store) unindexToken(t *tokenRec) {
-	sh := &s.shards[s.grantShard(t.tok.GrantID)]
-	if g, ok := sh.grants[t.tok.GrantID]; ok {
-		delete(g.tokens, t)
-		dropIfEmpty(sh, t.tok.GrantID, g)
+	if t.gnext != nil {
+		t.gnext.gprev = t.gprev
 	}
+	if t.gprev != nil {
+		t.gprev.gnext = t.gnext
+	} else {
+		sh := &s.shards[grantShard(t.gh)]
+		g := sh.grants[t.gh]
+		g.tokens = t.gnext
+		setGrant(sh, t.gh, g)
+	}
+	t.gprev, t.gnext = nil, nil
 }
 
 func (s *Store) unindexCode(c *codeRec) {
-	sh := &s.shards[s.grantShard(c.code.GrantID)]
-	if g, ok := sh.grants[c.code.GrantID]; ok {
-		delete(g.codes, c)
-		dropIfEmpty(sh, c.code.GrantID, g)
+	if c.gnext != nil {
+		c.gnext.gprev = c.gprev
 	}
+	if c.gprev != nil {
+		c.gprev.gnext = c.gnext
+	} else {
+		sh := &s.shards[grantShard(c.gh)]
+		g := sh.grants[c.gh]
+		g.codes = c.gnext
+		setGrant(sh, c.gh, g)
+	}
+	c.gprev, c.gnext = nil, nil
 }
 
-func dropIfEmpty(sh *shard, grantID string, g *grantRec) {
-	if len(g.tokens) == 0 && len(g.codes) == 0 {
-		delete(sh.grants, grantID)
+// setGrant stores g as the index of grant hash h, or drops it if it lists
+// nothing.
+func setGrant(sh *shard, h uint64, g grantRec) {
+	if g.tokens == nil && g.codes == nil {
+		delete(sh.grants, h)
+		return
 	}
+	sh.grants[h] = g
 }
 
 // revokeGrantTokens revokes every token of grantID, and if codes also
 // marks its codes used; it reports whether the grant has any record. The
 // caller holds no lock.
 func (s *Store) revokeGrantTokens(grantID string, codes bool) bool {
-	sh := &s.shards[s.grantShard(grantID)]
+	h := s.grantHash(grantID)
+	sh := &s.shards[grantShard(h)]
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	return revokeIndexed(sh, grantID, codes)
+	return revokeIndexed(sh, h, grantID, codes)
 }
 
 // revokeIndexed is revokeGrantTokens for a caller that holds a lock on the
-// grant's shard.
-func revokeIndexed(sh *shard, grantID string, codes bool) bool {
-	g, ok := sh.grants[grantID]
-	if !ok {
-		return false
-	}
-	for t := range g.tokens {
-		t.revoked.Store(true)
-	}
-	if codes {
-		for c := range g.codes {
-			c.used.Store(true)
+// shard of h, grantID's grantHash.
+func revokeIndexed(sh *shard, h uint64, grantID string, codes bool) bool {
+	g := sh.grants[h]
+	found := false
+	for t := g.tokens; t != nil; t = t.gnext {
+		if t.tok.GrantID == grantID {
+			t.revoked.Store(true)
+			found = true
 		}
 	}
-	return true
+	for c := g.codes; c != nil; c = c.gnext {
+		if c.code.GrantID == grantID {
+			if codes {
+				c.used.Store(true)
+			}
+			found = true
+		}
+	}
+	return found
 }
 
 // lockAll write-locks every shard, in order, for the operations that span
@@ -317,18 +367,19 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 	}
 	k := s.writeKey(rec.Code)
 	rec.Code = ""
+	gh := s.grantHash(rec.GrantID)
 	var l lockSet
 	l.add(shardIndex(k))
-	l.add(s.grantShard(rec.GrantID))
+	l.add(grantShard(gh))
 	s.lock(&l)
 	defer s.unlock(&l)
 	sh := s.shardOf(k)
 	if _, taken := sh.codes[k]; taken {
 		return fmt.Errorf("%s for client %q: %w", op, rec.ClientID, storage.ErrAlreadyExists)
 	}
-	cr := &codeRec{code: rec}
+	cr := &codeRec{code: rec, gh: gh}
 	sh.codes[k] = cr
-	s.grantOf(rec.GrantID).codes[cr] = struct{}{}
+	s.indexCode(cr)
 	return nil
 }
 
@@ -391,7 +442,7 @@ func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 		sh := s.shardOf(k)
 		var l lockSet
 		l.add(shardIndex(k))
-		l.add(s.grantShard(rec.code.GrantID))
+		l.add(grantShard(rec.gh))
 		s.lock(&l)
 		if sh.codes[k] == rec { // not deleted or replaced meanwhile
 			delete(sh.codes, k)
@@ -432,6 +483,9 @@ func (s *Store) newTokenRec(tok models.Token) *tokenRec {
 	}
 	tok.AccessToken, tok.RefreshToken = "", ""
 	rec.tok = tok
+	if tok.GrantID != "" { // a successor's is its predecessor's: see rotateLocked
+		rec.gh = s.grantHash(tok.GrantID)
+	}
 	return rec
 }
 
@@ -441,7 +495,7 @@ func (s *Store) tokenLocks(l *lockSet, rec *tokenRec) {
 	if rec.hasRefresh {
 		l.add(shardIndex(rec.refresh))
 	}
-	l.add(s.grantShard(rec.tok.GrantID))
+	l.add(grantShard(rec.gh))
 }
 
 // insertToken stores rec, or returns [storage.ErrAlreadyExists] and stores
@@ -460,7 +514,7 @@ func (s *Store) insertToken(rec *tokenRec) error {
 		r.refresh[rec.refresh] = rec
 	}
 	a.access[rec.access] = rec
-	s.grantOf(rec.tok.GrantID).tokens[rec] = struct{}{}
+	s.indexToken(rec)
 	return nil
 }
 
@@ -572,7 +626,7 @@ func (s *Store) RotateToken(ctx context.Context, refreshToken string, next *mode
 		sh := s.shardOf(k)
 		var l lockSet
 		l.add(shardIndex(k))
-		l.add(s.grantShard(old.tok.GrantID))
+		l.add(grantShard(old.gh))
 		rec := s.newTokenRec(n)
 		l.add(shardIndex(rec.access))
 		if rec.hasRefresh {
@@ -610,12 +664,13 @@ func (s *Store) rotateLocked(old, rec *tokenRec, now time.Time) error {
 		if backendkit.ReuseWithinInterval(rotatedAt, s.reuse, now) {
 			return backendkit.ReuseError(cur.ClientID, false)
 		}
-		revokeIndexed(&s.shards[s.grantShard(cur.GrantID)], cur.GrantID, false)
+		revokeIndexed(&s.shards[grantShard(old.gh)], old.gh, cur.GrantID, false)
 		return backendkit.ReuseError(cur.ClientID, true)
 	}
 	if err := backendkit.Successor(&cur, &rec.tok); err != nil {
 		return err
 	}
+	rec.gh = old.gh // Successor gave rec old's grant ID
 	if err := s.insertToken(rec); err != nil {
 		return fmt.Errorf("rotate token of client %q: %w", cur.ClientID, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthstore/oauthstore/conformance"
+	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -36,8 +37,9 @@ func (d dumpable) DumpRaw(ctx context.Context) ([]byte, error) {
 		for k := range sh.refresh {
 			fmt.Fprintf(&b, "refresh %x\n", k)
 		}
-		for g, r := range sh.grants {
-			fmt.Fprintf(&b, "grant %q tokens=%d codes=%d\n", g, len(r.tokens), len(r.codes))
+		for h, r := range sh.grants {
+			nt, nc := grantLen(r)
+			fmt.Fprintf(&b, "grant hash %x tokens=%d codes=%d\n", h, nt, nc)
 		}
 		sh.mu.RUnlock()
 	}
@@ -66,4 +68,45 @@ func TestConformanceReuseInterval(t *testing.T) {
 	conformance.RunReuseInterval(t, func(t *testing.T, clock func() time.Time, interval time.Duration) storage.Storage {
 		return New(WithClock(clock), WithHasher(secret.ForTests()), WithReuseInterval(interval))
 	})
+}
+
+// grantLen counts the tokens and codes of a grant's lists.
+func grantLen(g grantRec) (tokens, codes int) {
+	for t := g.tokens; t != nil; t = t.gnext {
+		tokens++
+	}
+	for c := g.codes; c != nil; c = c.gnext {
+		codes++
+	}
+	return tokens, codes
+}
+
+// Two grant IDs whose hashes collide share one grantRec: revoking one must
+// leave the other's records alone, and a grant with no record of its own
+// in the list is not found.
+func TestGrantHashCollision(t *testing.T) {
+	s := New()
+	const h = 7
+	a := &tokenRec{tok: models.Token{GrantID: "grant-a"}, gh: h}
+	b := &tokenRec{tok: models.Token{GrantID: "grant-b"}, gh: h}
+	c := &codeRec{code: models.AuthorizationCode{GrantID: "grant-b"}, gh: h}
+	s.indexToken(a)
+	s.indexToken(b)
+	s.indexCode(c)
+	sh := &s.shards[grantShard(h)]
+	if !revokeIndexed(sh, h, "grant-b", true) {
+		t.Fatal("grant-b not found")
+	}
+	if a.revoked.Load() || !b.revoked.Load() || !c.used.Load() {
+		t.Fatalf("revoking grant-b: a revoked=%t, b revoked=%t, code used=%t; want false, true, true", a.revoked.Load(), b.revoked.Load(), c.used.Load())
+	}
+	if revokeIndexed(sh, h, "grant-c", true) {
+		t.Fatal("grant-c, which has no record, was found")
+	}
+	s.unindexToken(b)
+	s.unindexCode(c)
+	s.unindexToken(a)
+	if len(sh.grants) != 0 {
+		t.Fatalf("%d grants left after unindexing every record", len(sh.grants))
+	}
 }
