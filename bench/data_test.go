@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 )
@@ -124,9 +125,15 @@ func codeAt(space uint32, i uint64, clientID string) codeIn {
 // cycles through: enough that they do not fit in any CPU cache.
 const maxSample = 1 << 16
 
-// sample is a set of stored tokens to look up, spread evenly over a fixture,
-// with the client ID each must come back with.
+// sample is a set of stored tokens to look up, spread evenly over a fixture
+// and then shuffled (with a fixed seed), with the client ID each must come
+// back with. Lookups cycle through it from the start, so the shuffle makes
+// the first k lookups of a short run (a few hundred on FerretDB or over a
+// network) a uniform sample of the whole fixture rather than its first
+// tokens: a store whose cost depends on where a record lies (FerretDB's
+// SQLite handler scans in insertion order) is measured over all of it.
 type sample struct {
+	space    uint32 // the fixture's credential space
 	access   []string
 	refresh  []string
 	clientID []string
@@ -136,6 +143,7 @@ type sample struct {
 func newSample(space uint32, n int) *sample {
 	k := min(n, maxSample)
 	s := &sample{
+		space:    space,
 		access:   make([]string, k),
 		refresh:  make([]string, k),
 		clientID: make([]string, k),
@@ -147,5 +155,12 @@ func newSample(space uint32, n int) *sample {
 		s.access[j], s.refresh[j], s.clientID[j] = t.access, t.refresh, t.clientID
 		s.miss[j] = cred(kindMiss, space, i)
 	}
+	rng := rand.New(rand.NewPCG(uint64(n), 0x0a57))
+	rng.Shuffle(k, func(a, b int) {
+		s.access[a], s.access[b] = s.access[b], s.access[a]
+		s.refresh[a], s.refresh[b] = s.refresh[b], s.refresh[a]
+		s.clientID[a], s.clientID[b] = s.clientID[b], s.clientID[a]
+		s.miss[a], s.miss[b] = s.miss[b], s.miss[a]
+	})
 	return s
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -120,12 +121,13 @@ func newFixture(tb testing.TB, impl tokens, n int) *fixture {
 
 // memoryTargets are the in-memory stores: ours and the two peers.
 func memoryTargets() []*target {
-	mem := &target{db: "memory", impl: "memstore", scale: true}
+	mem := &target{db: "memory", impl: "memstore", scale: true, floors: []string{"sha256-map"}}
 	mem.fixture = func(tb testing.TB, n int) *fixture {
 		return once(tb, "memstore/"+sizeName(n), func(t testing.TB) *fixture {
 			s := memstore.New()
 			f := newFixture(t, ours{s}, n)
 			f.release = s.DeleteClient
+			f.floors = map[string]lookup{"sha256-map": newDigestMap(f.sample.space, n).get}
 			return f
 		})
 	}
@@ -164,6 +166,35 @@ func memoryTargets() []*target {
 		})
 	}
 	return []*target{mem, goo, fos}
+}
+
+// digestMap is memstore's floor: SHA-256 of the credential and one access
+// to a plain Go map (no lock, no clock, no copy) from the digest to the
+// token's client ID, holding the same n tokens as the memstore next to it.
+type digestMap map[[sha256.Size]byte]string
+
+func newDigestMap(space uint32, n int) digestMap {
+	m := make(digestMap, n)
+	for i := range n {
+		t := tokenAt(space, uint64(i), "")
+		m[sha256.Sum256([]byte(t.access))] = t.clientID
+	}
+	return m
+}
+
+// get is a lookup: the digest of a 43-byte credential is computed on the
+// stack, as memstore does.
+func (m digestMap) get(_ context.Context, access string) (string, error) {
+	if len(access) != credLen {
+		return "", errMiss
+	}
+	var buf [credLen]byte
+	copy(buf[:], access)
+	clientID, ok := m[sha256.Sum256(buf[:])]
+	if !ok {
+		return "", errMiss
+	}
+	return clientID, nil
 }
 
 // targets lists every target, in the order their columns appear.

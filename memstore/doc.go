@@ -26,7 +26,11 @@
 // Codes and tokens live in 32 partitions, each a hash map under its own
 // read-write lock, picked by the digest's first byte: a lookup is one
 // SHA-256 and one map access, whatever the number of records, and
-// concurrent lookups rarely contend. [Store.DeleteClient] and
+// concurrent lookups rarely contend. The records of one grant (for
+// [Store.RevokeGrant] and refresh-token reuse detection) are linked through
+// the records themselves, so a create allocates only its record and, for a
+// new grant, its grant ID; a lookup allocates only the copy it returns.
+// [Store.DeleteClient] and
 // [Store.PurgeExpired] visit every record; call PurgeExpired periodically
 // (package purger does) to bound memory.
 package memstore
