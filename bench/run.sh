@@ -15,6 +15,16 @@
 #
 # BENCH_SMOKE=1 runs every phase once at -benchtime 1x -count 1, to check
 # the script and the tables in about 3 minutes (the numbers mean nothing).
+#
+# BENCH_PHASES limits the run to some phases, by name (default: all):
+#   peers      lookups, creates, code exchanges, revokes at n=10k (every db)
+#   clients    AuthenticateClient at both hashers
+#   purge      BenchmarkPurge
+#   scale      lookups and creates at n=1M
+#   conc       BenchmarkConcurrency and BenchmarkPool (1 to 256 callers)
+#   purgeload  BenchmarkPurgeUnderLoad (1M expired tokens purged under lookups)
+# e.g. BENCH_PHASES="conc purgeload" bench/run.sh. Tables of phases not run
+# come out empty.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -67,10 +77,14 @@ else
 fi
 
 failed=0
-# phase BENCHTIME COUNT REGEXP [VAR=value ...] appends one go test run to $raw.
+# want NAME: is phase NAME part of this run (BENCH_PHASES)?
+want() { [ -z "${BENCH_PHASES:-}" ] || [[ " $BENCH_PHASES " == *" $1 "* ]]; }
+# phase NAME BENCHTIME COUNT REGEXP [VAR=value ...] appends one go test run
+# to $raw, if NAME is wanted.
 phase() {
-	local benchtime=$1 count=$2 re=$3
-	shift 3
+	local name=$1 benchtime=$2 count=$3 re=$4
+	shift 4
+	want "$name" || return 0
 	if [ "${BENCH_SMOKE:-}" = 1 ]; then
 		benchtime=1x count=1
 	fi
@@ -79,7 +93,7 @@ phase() {
 	fi
 	echo "== -bench '$re' -benchtime $benchtime -count $count $*" >&2
 	local start=$SECONDS
-	if ! env "$@" go test -run '^$' -timeout 60m -bench "$re" -benchtime "$benchtime" -count "$count" ./bench/ | tee -a "$raw"; then
+	if ! env "$@" go test -run '^$' -timeout 3h -bench "$re" -benchtime "$benchtime" -count "$count" ./bench/ | tee -a "$raw"; then
 		echo "!! phase failed: $re" >&2
 		failed=1
 	fi
@@ -92,27 +106,41 @@ cheap='^Benchmark(GetByAccess|GetByAccessMiss|GetByRefresh|CreateToken|ExchangeC
 # 1. Lookups, creates and code exchanges at n=10k, every target: time-based,
 #    100 ms per benchmark (100k-1M iterations in memory, 300-1000 on a SQL
 #    server, a few on FerretDB, whose slow operations take 50-150 ms).
-phase 100ms 10 "$cheap" OAUTHSTORE_BENCH_LARGE=0
+phase peers 100ms 10 "$cheap" OAUTHSTORE_BENCH_LARGE=0
 
 # 2. Revoke creates its b.N tokens before the timer starts, so it runs a
 #    fixed number of iterations per database group rather than a time.
-phase 20000x 10 '^BenchmarkRevoke$/db=memory/' OAUTHSTORE_BENCH_LARGE=0
-phase 300x 10 '^BenchmarkRevoke$/db=(sqlite|postgres|mysql)/' OAUTHSTORE_BENCH_LARGE=0
-phase 3x 10 '^BenchmarkRevoke$/db=(ferretdb|mongodb)/' OAUTHSTORE_BENCH_LARGE=0
+phase peers 20000x 10 '^BenchmarkRevoke$/db=memory/' OAUTHSTORE_BENCH_LARGE=0
+phase peers 300x 10 '^BenchmarkRevoke$/db=(sqlite|postgres|mysql)/' OAUTHSTORE_BENCH_LARGE=0
+phase peers 3x 10 '^BenchmarkRevoke$/db=(ferretdb|mongodb)/' OAUTHSTORE_BENCH_LARGE=0
 
 # 3. Client authentication: bcrypt at cost 10 takes about 50-60 ms per call,
 #    so 5 calls per run; at cost 4 a time.
-phase 5x 10 '^BenchmarkAuthenticateClient$/hasher=default/'
-phase 100ms 10 '^BenchmarkAuthenticateClient$/hasher=fast/'
+phase clients 5x 10 '^BenchmarkAuthenticateClient$/hasher=default/'
+phase clients 100ms 10 '^BenchmarkAuthenticateClient$/hasher=fast/'
 
 # 4. Purge: one iteration stores 100k expired tokens (untimed) and purges
 #    them. 6 runs, the fewest benchstat gives a confidence interval for.
-phase 1x 6 '^BenchmarkPurge$'
+phase purge 1x 6 '^BenchmarkPurge$'
 
 # 5. Scale: the same lookups and creates at n=1M, for memstore, SQLite and
 #    PostgreSQL. Filling 1M tokens takes about 5 s (memstore), 35 s
 #    (SQLite) and 35 s (PostgreSQL), once per process.
-phase 100ms 10 '^Benchmark(GetByAccess|GetByAccessMiss|GetByRefresh|CreateToken)$/db=(memory|sqlite|postgres)/impl=(memstore|fosite-memory|gormstore|gormstore-unprepared|rawsql|rawsql-prepared)/n=1M/' OAUTHSTORE_BENCH_LARGE=1
+phase scale 100ms 10 '^Benchmark(GetByAccess|GetByAccessMiss|GetByRefresh|CreateToken)$/db=(memory|sqlite|postgres)/impl=(memstore|sha256-map|fosite-memory|gormstore|gormstore-unprepared|rawsql|rawsql-prepared)/n=1M/' OAUTHSTORE_BENCH_LARGE=1
+
+# 6. Concurrency: 1, 8, 64 and 256 callers, each store next to the raw
+#    driver on the same pool, and gormstore's pool sizes at 64 callers.
+#    FerretDB serialises requests and scans for some (a rotation takes
+#    seconds), so only its lookups and creates run, a few times each.
+#    About 20 minutes.
+phase conc 200ms 10 '^BenchmarkConcurrency$/op=.*/db=(memory|sqlite|postgres|mysql|redis|mongodb)/'
+phase conc 200ms 10 '^BenchmarkPool$'
+phase conc 5x 10 '^BenchmarkConcurrency$/op=(lookup|create)/db=ferretdb/'
+
+# 7. Purging 1M expired tokens while lookups run (SQLite, PostgreSQL): one
+#    iteration fills 1M rows (untimed), then measures lookup latency
+#    without and during the purge.
+phase purgeload 1x 10 '^BenchmarkPurgeUnderLoad$' OAUTHSTORE_BENCH_LARGE=1
 
 # Tables. benchstat compares every column with the first one of its -col
 # order: "vs base" is that ratio, with its p-value.
@@ -128,16 +156,29 @@ bs peers-gooauth2 -filter "$peers" -col '/impl@(gooauth2-buntdb memstore fosite-
 bs peers-fosite -filter "$peers" -col '/impl@(fosite-memory memstore)'
 # Each store against its floor (base): the hand-written lookup.
 bs floor-sql -filter '.name:GetByAccess' -col '/impl@(rawsql-prepared rawsql gormstore gormstore-unprepared)'
+bs floor-memory -filter '.name:(GetByAccess OR GetByAccessMiss OR GetByRefresh) /db:memory' -col '/impl@(sha256-map memstore)'
 bs floor-mongo -filter '.name:GetByAccess' -col '/impl@(findone mongostore)'
 # 1M against 10k (base).
-bs scale -filter '.name:(GetByAccess OR GetByAccessMiss OR GetByRefresh OR CreateToken) /db:(memory OR sqlite OR postgres) /impl:(memstore OR fosite-memory OR gormstore OR gormstore-unprepared OR rawsql OR rawsql-prepared)' -col '/n@(10k 1M)'
+bs scale -filter '.name:(GetByAccess OR GetByAccessMiss OR GetByRefresh OR CreateToken) /db:(memory OR sqlite OR postgres) /impl:(memstore OR sha256-map OR fosite-memory OR gormstore OR gormstore-unprepared OR rawsql OR rawsql-prepared)' -col '/n@(10k 1M)'
 # Parallel against serial (base).
 bs modes -col '/mode@(serial parallel)'
 # Client authentication and purge, all units.
 bs clients -filter '.name:AuthenticateClient' -col '/impl'
 bs purge -filter '.name:Purge'
+# Concurrency: the store against raw (base) at every caller count; pool
+# sizes; the purge's effect on lookup latency.
+bs concurrency -filter '.name:Concurrency' -col '/impl@(raw gormstore mongostore redisstore memstore)'
+bs pool -filter '.name:Pool' -col /pool
+bs purgeload -filter '.name:PurgeUnderLoad'
 # Everything, one row per benchmark.
 bs all
+# The throughput curves and pool sizes as SVG, from the raw results.
+if grep -q '^BenchmarkConcurrency/' "$raw"; then
+	go run ./bench/cmd/benchplot -date "$stamp" -ratio 64 -o "$out/$stamp-concurrency.svg" "$raw" 2>"$out/$stamp-concurrency-ratio.txt" || failed=1
+fi
+if grep -q '^BenchmarkPool/' "$raw"; then
+	go run ./bench/cmd/benchplot -date "$stamp" -bench BenchmarkPool -x pool -rows impl -cols op -series db -o "$out/$stamp-pool.svg" "$raw" || failed=1
+fi
 
 ls -l "$out"/"$stamp"* >&2
 if [ "$failed" != 0 ]; then

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/oauthstore/oauthstore/memstore"
@@ -83,23 +81,7 @@ func (tg *target) round(tb testing.TB, n int) (*fixture, func(clientID string)) 
 // forEach calls f for 0..n-1 from a few goroutines (the stores are safe
 // for concurrent use, and filling is faster so) and returns the first error
 // of each goroutine.
-func forEach(n int, f func(i int) error) error {
-	const workers = 4
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				if err := f(i); err != nil {
-					errs[w] = fmt.Errorf("item %d: %w", i, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
+func forEach(n int, f func(i int) error) error { return forEachOf(4, n, f) }
 
 // fillTokens stores tokens 0..n-1 of space through impl's create.
 func fillTokens(ctx context.Context, impl tokens, space uint32, n int, clientID string) error {
