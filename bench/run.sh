@@ -137,10 +137,16 @@ phase conc 200ms 10 '^BenchmarkConcurrency$/op=.*/db=(memory|sqlite|postgres|mys
 phase conc 200ms 10 '^BenchmarkPool$'
 phase conc 5x 10 '^BenchmarkConcurrency$/op=(lookup|create)/db=ferretdb/'
 
-# 7. Purging 1M expired tokens while lookups run (SQLite, PostgreSQL): one
-#    iteration fills 1M rows (untimed), then measures lookup latency
-#    without and during the purge.
-phase purgeload 1x 10 '^BenchmarkPurgeUnderLoad$' OAUTHSTORE_BENCH_LARGE=1
+# 7. Purging expired tokens while 4 goroutines look live ones up: one
+#    iteration imports the expired tokens (untimed), then measures lookup
+#    latency without and during the purge. PostgreSQL at 1M (about 70 s an
+#    iteration). SQLite at 100k: on one connection a lookup waits behind
+#    each DELETE, whatever the size (a 1M purge takes 3-4 minutes there),
+#    next to the store plus a query-only pool for the lookups (1+4r), also
+#    with a single looker, which leaves a core free. About 25 minutes.
+phase purgeload 1x 10 '^BenchmarkPurgeUnderLoad$/db=postgres/impl=gormstore/n=1M/batch=1000/pool=8/' OAUTHSTORE_BENCH_LARGE=1
+phase purgeload 1x 6 '^BenchmarkPurgeUnderLoad$/db=sqlite/impl=gormstore/n=100k/batch=1000/pool=(1|1\+4r)/' OAUTHSTORE_BENCH_LARGE=1
+phase purgeload 1x 6 '^BenchmarkPurgeUnderLoad$/db=sqlite/impl=gormstore/n=100k/batch=1000/pool=(1|1\+4r)/' OAUTHSTORE_BENCH_LARGE=1 OAUTHSTORE_BENCH_PURGE_LOOKERS=1
 
 # Tables. benchstat compares every column with the first one of its -col
 # order: "vs base" is that ratio, with its p-value.
