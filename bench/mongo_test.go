@@ -82,18 +82,7 @@ func (mb *mongoBackend) fixture(tb testing.TB, n int) *fixture {
 		f := &fixture{impl: ours{s}, sample: newSample(space, n), release: s.DeleteClient}
 		f.floors = map[string]lookup{
 			"findone": func(ctx context.Context, access string) (string, error) {
-				var d tokenDoc
-				err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: secret.Digest(access)}}).Decode(&d)
-				if errors.Is(err, mongo.ErrNoDocuments) {
-					return "", errMiss
-				}
-				if err != nil {
-					return "", err
-				}
-				if d.Revoked || time.Now().After(d.ExpiresAt.Time()) {
-					return "", fmt.Errorf("token of client %q not live", d.ClientID)
-				}
-				return d.ClientID, nil
+				return findOneToken(ctx, coll, access)
 			},
 		}
 		return f
@@ -131,4 +120,22 @@ func mongoTargets() []*target {
 		out = append(out, tg)
 	}
 	return out
+}
+
+// findOneToken is the floor on MongoDB: one FindOne by _id, the access
+// token's digest, decoded into the fields mongostore reads, and the
+// token's liveness; it returns the client ID or errMiss.
+func findOneToken(ctx context.Context, coll *mongo.Collection, access string) (string, error) {
+	var d tokenDoc
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: secret.Digest(access)}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", errMiss
+	}
+	if err != nil {
+		return "", err
+	}
+	if d.Revoked || time.Now().After(d.ExpiresAt.Time()) {
+		return "", fmt.Errorf("token of client %q not live", d.ClientID)
+	}
+	return d.ClientID, nil
 }

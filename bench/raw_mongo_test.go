@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -116,18 +115,7 @@ func rawMarkerID(digest string, gen bson.ObjectID) string { return digest + "." 
 
 // lookup is GetTokenByAccess: one FindOne by _id.
 func (r *rawMongo) lookup(ctx context.Context, access string) (string, error) {
-	var d tokenDoc
-	err := r.tokens.FindOne(ctx, bson.D{{Key: "_id", Value: secret.Digest(access)}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return "", errMiss
-	}
-	if err != nil {
-		return "", err
-	}
-	if d.Revoked || time.Now().After(d.ExpiresAt.Time()) {
-		return "", fmt.Errorf("token of client %q not live", d.ClientID)
-	}
-	return d.ClientID, nil
+	return findOneToken(ctx, r.tokens, access)
 }
 
 // newDoc is mongostore's document of the pair t in grant grantID.

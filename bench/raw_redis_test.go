@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauthstore/oauthstore/backendkit"
+	"github.com/oauthstore/oauthstore/internal/redislua"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/redisstore"
 	"github.com/oauthstore/oauthstore/secret"
@@ -19,9 +20,9 @@ import (
 // BenchmarkConcurrency on Redis: redisstore on the server of
 // OAUTHSTORE_TEST_REDIS_ADDR (db=redis), or on an embedded miniredis
 // without it (db=miniredis), and impl=raw on the same *redis.Client (the
-// same pool): redisstore's commands and scripts (copied verbatim from
-// redisstore/scripts.go) with the arguments it computes, so that
-// redisstore reads what raw writes. The client's pool is 64 connections:
+// same pool): redisstore's commands and its very scripts (package
+// internal/redislua, which both use) with the arguments it computes, so
+// that redisstore reads what raw writes. The client's pool is 64 connections:
 // go-redis takes one connection per command in flight, and callers beyond
 // the pool wait for one (the default, 10 per CPU, is 20 on 2 cores).
 
@@ -81,141 +82,6 @@ func deleteRedisPrefix(rdb *redis.Client, prefix string) {
 		}
 	}
 }
-
-// rawRedisLib is redisstore's luaLib, the helpers its scripts share.
-const rawRedisLib = `
-local P = ARGV[1]
-
--- extend sets k's TTL to ttl ms unless it is already longer: an index
--- lives as long as the longest-lived record it lists.
-local function extend(k, ttl)
-  if redis.call('PTTL', k) < ttl then
-    redis.call('PEXPIRE', k, ttl)
-  end
-end
-
-local function member(d, cid, gid)
-  return d .. ' ' .. string.len(cid) .. ' ' .. cid .. gid
-end
-
--- parse splits an expiry member into digest, client ID and grant ID.
-local function parse(m)
-  local sp = string.find(m, ' ', 66, true)
-  local n = tonumber(string.sub(m, 66, sp - 1))
-  return string.sub(m, 1, 64), string.sub(m, sp + 1, sp + n), string.sub(m, sp + n + 1)
-end
-
-local function record_key(m)
-  if string.sub(m, 1, 1) == 't' then
-    return P .. 'access:' .. string.sub(m, 3)
-  end
-  return P .. 'code:' .. string.sub(m, 3)
-end
-
--- revoke_grant revokes every token of grant gid and, if codes, marks its
--- codes used. It drops index entries whose record is gone, and returns how
--- many records the grant has.
-local function revoke_grant(gid, codes)
-  local gk = P .. 'grant:' .. gid
-  local n = 0
-  for _, m in ipairs(redis.call('SMEMBERS', gk)) do
-    local k = record_key(m)
-    if redis.call('HGET', k, 'grant_id') == gid then
-      n = n + 1
-      if string.sub(m, 1, 1) == 't' then
-        redis.call('HSET', k, 'revoked', '1')
-      elseif codes then
-        redis.call('HSET', k, 'used', '1')
-      end
-    else
-      redis.call('SREM', gk, m)
-    end
-  end
-  return n
-end
-
--- insert_token stores a pair whose credentials are known to be free:
--- a = access digest, r = refresh digest or '', m = expiry member,
--- score = purge instant, ttl in ms, fields = the hash's field-value list.
-local function insert_token(a, r, m, score, ttl, gid, cid, fields)
-  local k = P .. 'access:' .. a
-  redis.call('HSET', k, unpack(fields))
-  redis.call('PEXPIRE', k, ttl)
-  if r ~= '' then
-    redis.call('SET', P .. 'refresh:' .. r, a, 'PX', ttl)
-  end
-  redis.call('ZADD', P .. 'expiry:tokens', score, m)
-  local gk, ik = P .. 'grant:' .. gid, P .. 'issued:' .. cid
-  redis.call('SADD', gk, 't:' .. a)
-  extend(gk, ttl)
-  redis.call('SADD', ik, 't:' .. a)
-  extend(ik, ttl)
-end
-`
-
-// redisstore's scripts that raw runs, verbatim.
-var (
-	rawRedisCreateToken = redis.NewScript(rawRedisLib + `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'access' end
-if ARGV[3] ~= '' and redis.call('EXISTS', P .. 'refresh:' .. ARGV[3]) == 1 then return 'refresh' end
-insert_token(ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8], {unpack(ARGV, 9)})
-return 'ok'
-`)
-	rawRedisCreateCode = redis.NewScript(rawRedisLib + `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local ttl = tonumber(ARGV[5])
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZADD', P .. 'expiry:codes', ARGV[4], ARGV[3])
-local gk, ik = P .. 'grant:' .. ARGV[6], P .. 'issued:' .. ARGV[7]
-redis.call('SADD', gk, 'c:' .. ARGV[2])
-extend(gk, ttl)
-redis.call('SADD', ik, 'c:' .. ARGV[2])
-extend(ik, ttl)
-return 1
-`)
-	rawRedisConsumeCode = redis.NewScript(rawRedisLib + `
-local f = redis.call('HMGET', KEYS[1], 'used', 'exp', 'grant_id')
-if not f[2] then return {'missing'} end
-local status = 'used'
-if f[1] ~= '1' then
-  if tonumber(f[2]) < tonumber(ARGV[2]) then
-    status = 'expired'
-  else
-    redis.call('HSET', KEYS[1], 'used', '1')
-    status = 'ok'
-  end
-else
-  revoke_grant(f[3], false)
-end
-return {status, redis.call('HGETALL', KEYS[1])}
-`)
-	rawRedisGetByRefresh = redis.NewScript(rawRedisLib + `
-local a = redis.call('GET', KEYS[1])
-if not a then return {} end
-return redis.call('HGETALL', P .. 'access:' .. a)
-`)
-	rawRedisRotateToken = redis.NewScript(rawRedisLib + `
-local a = redis.call('GET', KEYS[1])
-if not a then return {'missing'} end
-local k = P .. 'access:' .. a
-local f = redis.call('HMGET', k, 'client_id', 'grant_id', 'revoked', 'refresh_exp', 'rotated_at')
-if not f[1] then return {'missing'} end
-if f[1] ~= ARGV[5] or f[2] ~= ARGV[6] then return {'retry'} end
-if f[3] == '1' then
-  if ARGV[4] ~= '' and f[5] and tonumber(f[5]) >= tonumber(ARGV[4]) then return {'within'} end
-  revoke_grant(f[2], false)
-  return {'reuse'}
-end
-if tonumber(f[4]) < tonumber(ARGV[2]) then return {'expired'} end
-if ARGV[7] ~= '1' then return {'retry'} end
-if redis.call('EXISTS', P .. 'access:' .. ARGV[8]) == 1 then return {'exists', 'access'} end
-if ARGV[9] ~= '' and redis.call('EXISTS', P .. 'refresh:' .. ARGV[9]) == 1 then return {'exists', 'refresh'} end
-insert_token(ARGV[8], ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12]), ARGV[13], ARGV[14], {unpack(ARGV, 15)})
-redis.call('HSET', k, 'revoked', '1', 'rotated_at', ARGV[3])
-return {'ok'}
-`)
-)
 
 // rawRedis runs redisstore's commands on its client: p is the store's key
 // prefix with its hash tag ("{prefix}:"), grace its TTL grace in ms.
@@ -285,7 +151,7 @@ func (r *rawRedis) insertArgs(t *tokenIn, grantID string, now time.Time) []any {
 // create is CreateToken: the createToken script.
 func (r *rawRedis) create(ctx context.Context, t *tokenIn) error {
 	args := append([]any{r.p}, r.insertArgs(t, backendkit.NewGrantID(), time.Now())...)
-	got, err := rawRedisCreateToken.Run(ctx, r.rdb, []string{r.p + "access:" + args[1].(string)}, args...).Text()
+	got, err := redislua.CreateToken.Run(ctx, r.rdb, []string{r.p + "access:" + args[1].(string)}, args...).Text()
 	if err != nil {
 		return err
 	}
@@ -318,14 +184,14 @@ func (r *rawRedis) exchange(ctx context.Context, c *codeIn) error {
 		"used", "0",
 	}
 	key := r.p + "code:" + d
-	n, err := rawRedisCreateCode.Run(ctx, r.rdb, []string{key}, args...).Int()
+	n, err := redislua.CreateCode.Run(ctx, r.rdb, []string{key}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("storing a code: %w", err)
 	}
 	if n != 1 {
 		return fmt.Errorf("storing a code: taken")
 	}
-	res, err := rawRedisConsumeCode.Run(ctx, r.rdb, []string{key}, r.p, backendkit.CeilMillis(time.Now())).Slice()
+	res, err := redislua.ConsumeCode.Run(ctx, r.rdb, []string{key}, r.p, backendkit.CeilMillis(time.Now())).Slice()
 	if err != nil {
 		return fmt.Errorf("consuming a code: %w", err)
 	}
@@ -363,7 +229,7 @@ func redisPairs(v any) (map[string]string, error) {
 func (r *rawRedis) rotate(ctx context.Context, old, next *tokenIn) error {
 	d := secret.Digest(old.refresh)
 	key := r.p + "refresh:" + d
-	v, err := rawRedisGetByRefresh.Run(ctx, r.rdb, []string{key}, r.p).Result()
+	v, err := redislua.GetByRefresh.Run(ctx, r.rdb, []string{key}, r.p).Result()
 	if err != nil {
 		return fmt.Errorf("reading the old pair: %w", err)
 	}
@@ -377,7 +243,7 @@ func (r *rawRedis) rotate(ctx context.Context, old, next *tokenIn) error {
 	now := time.Now()
 	args := []any{r.p, backendkit.CeilMillis(now), backendkit.Truncate(now).UnixMilli(), "", m["client_id"], m["grant_id"], "1"}
 	args = append(args, r.insertArgs(next, m["grant_id"], now)...)
-	res, err := rawRedisRotateToken.Run(ctx, r.rdb, []string{key}, args...).StringSlice()
+	res, err := redislua.RotateToken.Run(ctx, r.rdb, []string{key}, args...).StringSlice()
 	if err != nil {
 		return fmt.Errorf("rotating: %w", err)
 	}

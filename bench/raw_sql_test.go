@@ -81,11 +81,8 @@ func (sb *sqlBackend) sqlConc(tb testing.TB) *sqlConcFixture {
 		if err != nil {
 			t.Fatalf("filling %d tokens: %v", small, err)
 		}
-		analyze := map[string]string{"postgres": "ANALYZE " + tokensTable, "mysql": "ANALYZE TABLE " + tokensTable}[sb.db]
-		if analyze != "" {
-			if _, err := db.ExecContext(ctx, analyze); err != nil {
-				t.Fatalf("%s: %v", analyze, err)
-			}
+		if err := sb.analyze(ctx, db); err != nil {
+			t.Fatal(err)
 		}
 		raw, err := newRawSQL(ctx, db, sb.db)
 		if err != nil {

@@ -103,13 +103,8 @@ func (sb *sqlBackend) fixture(tb testing.TB, n int) *fixture {
 		if err != nil {
 			t.Fatalf("filling %d tokens: %v", n, err)
 		}
-		// Fresh statistics, so that the server does not gather them in the
-		// middle of a measurement.
-		analyze := map[string]string{"postgres": "ANALYZE " + tokensTable, "mysql": "ANALYZE TABLE " + tokensTable}[sb.db]
-		if analyze != "" {
-			if _, err := db.ExecContext(ctx, analyze); err != nil {
-				t.Fatalf("%s: %v", analyze, err)
-			}
+		if err := sb.analyze(ctx, db); err != nil {
+			t.Fatal(err)
 		}
 		f := &fixture{impl: ours{s}, sample: newSample(space, n), release: s.DeleteClient}
 		query := tokenSelect + sb.placeholder(1)
@@ -135,6 +130,20 @@ func (sb *sqlBackend) fixture(tb testing.TB, n int) *fixture {
 		}
 		return f
 	})
+}
+
+// analyze gathers fresh statistics of the token table, so that the server
+// does not gather them in the middle of a measurement (SQLite has none to
+// gather).
+func (sb *sqlBackend) analyze(ctx context.Context, db *sql.DB) error {
+	q := map[string]string{"postgres": "ANALYZE " + tokensTable, "mysql": "ANALYZE TABLE " + tokensTable}[sb.db]
+	if q == "" {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("%s: %w", q, err)
+	}
+	return nil
 }
 
 func sqlTargets() []*target {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/oauthstore/oauthstore/backendkit"
+	"github.com/oauthstore/oauthstore/internal/redislua"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -45,7 +46,7 @@ func (s *Store) CreateClient(ctx context.Context, c *models.Client) error {
 	args = append(args, secretFields(secrets)...)
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	created, err := createClient.Run(wctx, s.rdb, keys, args...).Int()
+	created, err := redislua.CreateClient.Run(wctx, s.rdb, keys, args...).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("%s %q: %w", op, rec.ClientID, err)
@@ -113,7 +114,7 @@ func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
 	keys := []string{s.k.client(clientID), s.k.issued(clientID), s.k.clients()}
-	found, err := deleteClient.Run(wctx, s.rdb, keys, s.k.p, clientID).Int()
+	found, err := redislua.DeleteClient.Run(wctx, s.rdb, keys, s.k.p, clientID).Int()
 	return backendkit.ClientWritten(op, clientID, int64(found), err)
 }
 
@@ -129,7 +130,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *models.Client) error {
 	args := append([]any{s.k.p, rec.ClientID, rec.UserID}, registrationFields(&rec)...)
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	found, err := updateClient.Run(wctx, s.rdb, []string{s.k.client(rec.ClientID)}, args...).Int()
+	found, err := redislua.UpdateClient.Run(wctx, s.rdb, []string{s.k.client(rec.ClientID)}, args...).Int()
 	return backendkit.ClientWritten(op, rec.ClientID, int64(found), err)
 }
 
@@ -170,7 +171,7 @@ func (s *Store) RotateClientSecret(ctx context.Context, clientID, newSecret stri
 func (s *Store) setSecrets(ctx context.Context, clientID string, args []any) (int, error) {
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	return setSecrets.Run(wctx, s.rdb, []string{s.k.client(clientID)}, args...).Int()
+	return redislua.SetSecrets.Run(wctx, s.rdb, []string{s.k.client(clientID)}, args...).Int()
 }
 
 // RemoveClientSecrets implements [storage.ClientManager].
@@ -201,7 +202,7 @@ func (s *Store) ListClients(ctx context.Context, q storage.ClientQuery) (storage
 		}
 		index = s.k.owner(q.UserID)
 	}
-	res, err := listClients.Run(ctx, s.rdb, []string{index}, s.k.p, q.After, limit+1).Slice()
+	res, err := redislua.ListClients.Run(ctx, s.rdb, []string{index}, s.k.p, q.After, limit+1).Slice()
 	if err != nil {
 		return storage.ClientPage{}, fmt.Errorf("%s: %w", op, err)
 	}
@@ -240,6 +241,6 @@ func (s *Store) RevokeClientTokens(ctx context.Context, clientID string) error {
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
 	keys := []string{s.k.client(clientID), s.k.issued(clientID)}
-	n, err := revokeClientTokens.Run(wctx, s.rdb, keys, s.k.p, clientID).Int()
+	n, err := redislua.RevokeClientTokens.Run(wctx, s.rdb, keys, s.k.p, clientID).Int()
 	return backendkit.ClientWritten(op, clientID, int64(n), err)
 }

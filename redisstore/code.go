@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/oauthstore/oauthstore/backendkit"
+	"github.com/oauthstore/oauthstore/internal/redislua"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -28,7 +29,7 @@ func (s *Store) CreateAuthorizationCode(ctx context.Context, c *models.Authoriza
 	}, codeFields(&rec)...)
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	created, err := createCode.Run(wctx, s.rdb, []string{s.k.code(d)}, args...).Int()
+	created, err := redislua.CreateCode.Run(wctx, s.rdb, []string{s.k.code(d)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("%s for client %q: %w", op, rec.ClientID, err)
 	}
@@ -90,7 +91,7 @@ func (s *Store) consume(ctx context.Context, code, d string, now time.Time) (*mo
 	const op = "redisstore: consume authorization code"
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	res, err := consumeCode.Run(wctx, s.rdb, []string{s.k.code(d)}, s.k.p, backendkit.CeilMillis(now)).Slice()
+	res, err := redislua.ConsumeCode.Run(wctx, s.rdb, []string{s.k.code(d)}, s.k.p, backendkit.CeilMillis(now)).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -133,7 +134,7 @@ func (s *Store) DeleteAuthorizationCode(ctx context.Context, code string) error 
 	_, err := backendkit.Lookup(s.cred, code, func(d string) (struct{}, error) {
 		wctx, cancel := writeCtx(ctx)
 		defer cancel()
-		found, err := deleteCode.Run(wctx, s.rdb, []string{s.k.code(d)}, s.k.p, d).Int()
+		found, err := redislua.DeleteCode.Run(wctx, s.rdb, []string{s.k.code(d)}, s.k.p, d).Int()
 		if err != nil {
 			return struct{}{}, fmt.Errorf("%s: %w", op, err)
 		}

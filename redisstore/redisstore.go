@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauthstore/oauthstore/backendkit"
+	"github.com/oauthstore/oauthstore/internal/redislua"
 	"github.com/oauthstore/oauthstore/secret"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -160,7 +161,7 @@ func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (*St
 	if err := client.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("%s: ping: %w", op, err)
 	}
-	for _, sc := range allScripts {
+	for _, sc := range redislua.All {
 		if err := sc.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("%s: loading scripts: %w", op, err)
 		}
@@ -186,7 +187,7 @@ func (s *Store) KeyPrefix() string { return s.k.p }
 
 // keys names the store's keys. Every name starts with p, "{prefix}:", the
 // store's hash tag. The scripts derive the same names from p (see
-// scripts.go); the two must agree.
+// internal/redislua); the two must agree.
 type keys struct{ p string }
 
 func (k keys) client(id string) string    { return k.p + "client:" + id }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/oauthstore/oauthstore/backendkit"
+	"github.com/oauthstore/oauthstore/internal/redislua"
 	"github.com/oauthstore/oauthstore/models"
 	"github.com/oauthstore/oauthstore/storage"
 )
@@ -19,7 +20,7 @@ var (
 )
 
 // insertArgs returns the script arguments that describe the normalized
-// pair t for insert_token (see scripts.go), after the prefix: access
+// pair t for insert_token (see internal/redislua), after the prefix: access
 // digest, refresh digest, expiry member, purge instant, ttl, grant ID,
 // client ID, fields.
 func (s *Store) insertArgs(t *models.Token, now time.Time) []any {
@@ -48,7 +49,7 @@ func (s *Store) CreateToken(ctx context.Context, t *models.Token) error {
 	args := append([]any{s.k.p}, s.insertArgs(&tok, s.now())...)
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	taken, err := createToken.Run(wctx, s.rdb, []string{s.k.access(args[1].(string))}, args...).Text()
+	taken, err := redislua.CreateToken.Run(wctx, s.rdb, []string{s.k.access(args[1].(string))}, args...).Text()
 	if err != nil {
 		return fmt.Errorf("%s for client %q: %w", op, tok.ClientID, err)
 	}
@@ -96,7 +97,7 @@ func (s *Store) GetTokenByAccess(ctx context.Context, accessToken string) (*mode
 // script (the refresh key names the pair's hash); found is false if there
 // is none.
 func (s *Store) byRefresh(ctx context.Context, d string) (tok models.Token, found bool, err error) {
-	v, err := getByRefresh.Run(ctx, s.rdb, []string{s.k.refresh(d)}, s.k.p).Result()
+	v, err := redislua.GetByRefresh.Run(ctx, s.rdb, []string{s.k.refresh(d)}, s.k.p).Result()
 	if err != nil {
 		return tok, false, err
 	}
@@ -150,7 +151,7 @@ func (s *Store) RevokeToken(ctx context.Context, token string) error {
 	// and another pair's refresh token under another.
 	for _, d := range s.cred.Digests(token) {
 		wctx, cancel := writeCtx(ctx)
-		n, err := revokeToken.Run(wctx, s.rdb, []string{s.k.access(d), s.k.refresh(d)}, s.k.p).Int()
+		n, err := redislua.RevokeToken.Run(wctx, s.rdb, []string{s.k.access(d), s.k.refresh(d)}, s.k.p).Int()
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
@@ -250,7 +251,7 @@ var errConcurrent = errors.New("redisstore: concurrent modification")
 func (s *Store) runRotate(ctx context.Context, d string, args []any) ([]string, error) {
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	res, err := rotateToken.Run(wctx, s.rdb, []string{s.k.refresh(d)}, args...).StringSlice()
+	res, err := redislua.RotateToken.Run(wctx, s.rdb, []string{s.k.refresh(d)}, args...).StringSlice()
 	if err == nil && len(res) == 0 {
 		err = fmt.Errorf("%w: empty script reply", errCorrupt)
 	}
@@ -269,7 +270,7 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string) error {
 	}
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	n, err := revokeGrant.Run(wctx, s.rdb, []string{s.k.grant(grantID)}, s.k.p, grantID).Int()
+	n, err := redislua.RevokeGrant.Run(wctx, s.rdb, []string{s.k.grant(grantID)}, s.k.p, grantID).Int()
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", op, grantID, err)
 	}
@@ -312,7 +313,7 @@ func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 func (s *Store) purgeBatch(ctx context.Context, key, kind string, now int64) (deleted, removed, read int64, err error) {
 	wctx, cancel := writeCtx(ctx)
 	defer cancel()
-	res, err := purge.Run(wctx, s.rdb, []string{key}, s.k.p, now, s.batch, kind).Int64Slice()
+	res, err := redislua.Purge.Run(wctx, s.rdb, []string{key}, s.k.p, now, s.batch, kind).Int64Slice()
 	if err != nil {
 		return 0, 0, 0, err
 	}

@@ -1,4 +1,7 @@
-package redisstore
+// Package redislua holds redisstore's server-side Lua scripts, so that
+// the store and the benchmarks that send the same commands by hand (bench's
+// raw driver) run one and the same text.
+package redislua
 
 import "github.com/redis/go-redis/v9"
 
@@ -8,7 +11,7 @@ import "github.com/redis/go-redis/v9"
 // go-redis runs them with EVALSHA and falls back to EVAL when the server
 // does not have the script cached (after a restart or SCRIPT FLUSH).
 //
-// Conventions, shared with the Go side (redisstore.go, record.go):
+// Conventions, shared with the Go side (redisstore/redisstore.go, record.go):
 //
 //   - ARGV[1] is always P, the store's key prefix with its hash tag,
 //     "{prefix}:". KEYS names the keys known before the script runs (for
@@ -98,10 +101,10 @@ local function insert_token(a, r, m, score, ttl, gid, cid, fields)
 end
 `
 
-// createClient: KEYS[1] client key, KEYS[2] clients set, KEYS[3] (if the
+// CreateClient: KEYS[1] client key, KEYS[2] clients set, KEYS[3] (if the
 // client has an owner) owner set. ARGV: P, client ID, fields... Returns 1,
 // or 0 if the ID is taken.
-var createClient = redis.NewScript(luaLib + `
+var CreateClient = redis.NewScript(luaLib + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('ZADD', KEYS[2], 0, ARGV[2])
@@ -109,10 +112,10 @@ if KEYS[3] then redis.call('ZADD', KEYS[3], 0, ARGV[2]) end
 return 1
 `)
 
-// deleteClient: KEYS[1] client key, KEYS[2] issued set, KEYS[3] clients
+// DeleteClient: KEYS[1] client key, KEYS[2] issued set, KEYS[3] clients
 // set. ARGV: P, client ID. Deletes the client's codes and pairs, then the
 // client. Returns 1, or 0 if no client was stored.
-var deleteClient = redis.NewScript(luaLib + `
+var DeleteClient = redis.NewScript(luaLib + `
 local cid = ARGV[2]
 for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local d = string.sub(m, 3)
@@ -143,10 +146,10 @@ end
 return 1
 `)
 
-// updateClient: KEYS[1] client key. ARGV: P, client ID, user ID,
+// UpdateClient: KEYS[1] client key. ARGV: P, client ID, user ID,
 // registration fields... Replaces the registration and moves the client
 // between owner indexes. Returns 1, or 0 if there is no such client.
-var updateClient = redis.NewScript(luaLib + `
+var UpdateClient = redis.NewScript(luaLib + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local old = redis.call('HGET', KEYS[1], 'user_id')
 if old ~= ARGV[3] then
@@ -157,12 +160,12 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 return 1
 `)
 
-// setSecrets: KEYS[1] client key. ARGV: P, then the secret fields'
+// SetSecrets: KEYS[1] client key. ARGV: P, then the secret fields'
 // expected stored values (hash, previous hash, previous until), or '*' as
 // the first to set them whatever they are, then the new secret fields...
 // Returns 1; 0 if there is no such client; -1 if the secrets are not the
 // expected ones (changed since the caller read them).
-var setSecrets = redis.NewScript(luaLib + `
+var SetSecrets = redis.NewScript(luaLib + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[2] ~= '*' then
   local f = redis.call('HMGET', KEYS[1], 'secret_hash', 'previous_secret_hash', 'previous_secret_until')
@@ -172,12 +175,12 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 return 1
 `)
 
-// listClients: KEYS[1] the clients index or an owner index. ARGV: P, the
+// ListClients: KEYS[1] the clients index or an owner index. ARGV: P, the
 // cursor (” for none), how many. Returns client ID, fields, client ID,
 // fields, ... of the first clients after the cursor, in bytewise order
 // (the index's members all score 0, so ZRANGEBYLEX orders them by
 // memcmp), read in one step.
-var listClients = redis.NewScript(luaLib + `
+var ListClients = redis.NewScript(luaLib + `
 local min = '-'
 if ARGV[2] ~= '' then min = '(' .. ARGV[2] end
 local out = {}
@@ -188,10 +191,10 @@ end
 return out
 `)
 
-// revokeClientTokens: KEYS[1] client key, KEYS[2] issued set. ARGV: P,
+// RevokeClientTokens: KEYS[1] client key, KEYS[2] issued set. ARGV: P,
 // client ID. Revokes the client's token pairs and marks its codes used;
 // returns how many records (the client included) there were.
-var revokeClientTokens = redis.NewScript(luaLib + `
+var RevokeClientTokens = redis.NewScript(luaLib + `
 local n = redis.call('EXISTS', KEYS[1])
 for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local k = record_key(m)
@@ -209,10 +212,10 @@ end
 return n
 `)
 
-// createCode: KEYS[1] code key. ARGV: P, digest, expiry member, expiry,
+// CreateCode: KEYS[1] code key. ARGV: P, digest, expiry member, expiry,
 // ttl, grant ID, client ID, fields... Returns 1, or 0 if the code is
 // taken.
-var createCode = redis.NewScript(luaLib + `
+var CreateCode = redis.NewScript(luaLib + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local ttl = tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
@@ -226,10 +229,10 @@ extend(ik, ttl)
 return 1
 `)
 
-// consumeCode: KEYS[1] code key. ARGV: P, now. Returns {status, fields}:
+// ConsumeCode: KEYS[1] code key. ARGV: P, now. Returns {status, fields}:
 // "ok" (this caller consumed it), "expired" (nothing changed), "used" (a
 // replay: the grant's tokens are revoked), or {"missing"}.
-var consumeCode = redis.NewScript(luaLib + `
+var ConsumeCode = redis.NewScript(luaLib + `
 local f = redis.call('HMGET', KEYS[1], 'used', 'exp', 'grant_id')
 if not f[2] then return {'missing'} end
 local status = 'used'
@@ -246,9 +249,9 @@ end
 return {status, redis.call('HGETALL', KEYS[1])}
 `)
 
-// deleteCode: KEYS[1] code key. ARGV: P, digest. Returns 1, or 0 if there
+// DeleteCode: KEYS[1] code key. ARGV: P, digest. Returns 1, or 0 if there
 // is no such code.
-var deleteCode = redis.NewScript(luaLib + `
+var DeleteCode = redis.NewScript(luaLib + `
 local f = redis.call('HMGET', KEYS[1], 'client_id', 'grant_id')
 if not f[1] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -258,28 +261,28 @@ redis.call('SREM', P .. 'issued:' .. f[1], 'c:' .. ARGV[2])
 return 1
 `)
 
-// createToken: KEYS[1] access key. ARGV: P, access digest, refresh digest
+// CreateToken: KEYS[1] access key. ARGV: P, access digest, refresh digest
 // or ”, expiry member, purge instant, ttl, grant ID, client ID, fields...
 // Returns "ok", or "access" or "refresh": the credential that is taken.
-var createToken = redis.NewScript(luaLib + `
+var CreateToken = redis.NewScript(luaLib + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'access' end
 if ARGV[3] ~= '' and redis.call('EXISTS', P .. 'refresh:' .. ARGV[3]) == 1 then return 'refresh' end
 insert_token(ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8], {unpack(ARGV, 9)})
 return 'ok'
 `)
 
-// getByRefresh: KEYS[1] refresh key. ARGV: P. Returns the fields of the
+// GetByRefresh: KEYS[1] refresh key. ARGV: P. Returns the fields of the
 // pair, empty if there is none.
-var getByRefresh = redis.NewScript(luaLib + `
+var GetByRefresh = redis.NewScript(luaLib + `
 local a = redis.call('GET', KEYS[1])
 if not a then return {} end
 return redis.call('HGETALL', P .. 'access:' .. a)
 `)
 
-// revokeToken: KEYS[1] access key and KEYS[2] refresh key of one value.
+// RevokeToken: KEYS[1] access key and KEYS[2] refresh key of one value.
 // ARGV: P. Revokes the pair whose access token it is and the pair whose
 // refresh token it is; returns how many it found.
-var revokeToken = redis.NewScript(luaLib + `
+var RevokeToken = redis.NewScript(luaLib + `
 local n = 0
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'revoked', '1')
@@ -296,7 +299,7 @@ end
 return n
 `)
 
-// rotateToken: KEYS[1] refresh key of the old pair. ARGV: P, now, the
+// RotateToken: KEYS[1] refresh key of the old pair. ARGV: P, now, the
 // rotation instant, the earliest rotation instant within the reuse
 // interval (” for no interval), the old pair's client ID and grant ID as
 // the caller read them, "1" if the caller checked the next pair against
@@ -310,7 +313,7 @@ return n
 // grant is now revoked); {"expired"} (nothing changes); {"exists",
 // "access"|"refresh"} (a credential of the next pair is taken: nothing
 // changes).
-var rotateToken = redis.NewScript(luaLib + `
+var RotateToken = redis.NewScript(luaLib + `
 local a = redis.call('GET', KEYS[1])
 if not a then return {'missing'} end
 local k = P .. 'access:' .. a
@@ -331,18 +334,18 @@ redis.call('HSET', k, 'revoked', '1', 'rotated_at', ARGV[3])
 return {'ok'}
 `)
 
-// revokeGrant: KEYS[1] grant set. ARGV: P, grant ID. Revokes the grant's
+// RevokeGrant: KEYS[1] grant set. ARGV: P, grant ID. Revokes the grant's
 // tokens and marks its codes used; returns how many records it has.
-var revokeGrant = redis.NewScript(luaLib + `
+var RevokeGrant = redis.NewScript(luaLib + `
 return revoke_grant(ARGV[2], true)
 `)
 
-// purge: KEYS[1] an expiry sorted set. ARGV: P, now, batch size, "c" for
+// Purge: KEYS[1] an expiry sorted set. ARGV: P, now, batch size, "c" for
 // codes or "t" for token pairs. Deletes, of the first batch-size entries
 // that expired before now, the records that are still stored, and removes
 // the entries and their records' index entries. Returns {records deleted,
 // entries removed, entries read}.
-var purge = redis.NewScript(luaLib + `
+var Purge = redis.NewScript(luaLib + `
 local now = tonumber(ARGV[2])
 local kind = ARGV[4]
 local ms = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
@@ -386,8 +389,8 @@ end
 return {deleted, removed, #ms}
 `)
 
-// allScripts are loaded by New.
-var allScripts = []*redis.Script{
-	createClient, deleteClient, updateClient, setSecrets, listClients, revokeClientTokens, createCode, consumeCode, deleteCode,
-	createToken, getByRefresh, revokeToken, rotateToken, revokeGrant, purge,
+// All are the scripts redisstore.New loads.
+var All = []*redis.Script{
+	CreateClient, DeleteClient, UpdateClient, SetSecrets, ListClients, RevokeClientTokens, CreateCode, ConsumeCode, DeleteCode,
+	CreateToken, GetByRefresh, RevokeToken, RotateToken, RevokeGrant, Purge,
 }
