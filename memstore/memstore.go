@@ -83,10 +83,10 @@ type codeRec struct {
 	// used is set once, by the one consumer whose CompareAndSwap wins or
 	// by RevokeGrant; atomic, so neither needs the shard's write lock.
 	used atomic.Bool
-	// gh is grantHash(code.GrantID); gprev and gnext link the codes of
-	// that hash (see grantRec), guarded by its grant shard's mu.
-	gh           uint64
-	gprev, gnext *codeRec
+	// gh is grantHash(code.GrantID); grantLinks link the codes of that
+	// hash (see grantRec), guarded by its grant shard's mu.
+	gh uint64
+	grantLinks[codeRec]
 }
 
 type tokenRec struct {
@@ -98,10 +98,10 @@ type tokenRec struct {
 	// rotatedAt is the store clock's instant, in unix nanoseconds, at which
 	// RotateToken replaced the pair; 0 if it did not.
 	rotatedAt atomic.Int64
-	// gh is grantHash(tok.GrantID); gprev and gnext link the tokens of
-	// that hash (see grantRec), guarded by its grant shard's mu.
-	gh           uint64
-	gprev, gnext *tokenRec
+	// gh is grantHash(tok.GrantID); grantLinks link the tokens of that
+	// hash (see grantRec), guarded by its grant shard's mu.
+	gh uint64
+	grantLinks[tokenRec]
 }
 
 // grantRec indexes the records of one grant, for RevokeGrant and reuse
@@ -245,25 +245,55 @@ func (s *Store) unlock(l *lockSet) {
 	}
 }
 
+// grantLinks are a record's links in its grant's list.
+type grantLinks[T any] struct{ gprev, gnext *T }
+
+func (l *grantLinks[T]) links() *grantLinks[T] { return l }
+
+// linked is a record type of the grant lists.
+type linked[T any] interface {
+	*T
+	links() *grantLinks[T]
+}
+
+// pushGrant puts r at the head of the list whose head is *head.
+func pushGrant[T any, P linked[T]](head **T, r P) {
+	l := r.links()
+	if l.gnext = *head; l.gnext != nil {
+		P(l.gnext).links().gprev = (*T)(r)
+	}
+	*head = (*T)(r)
+}
+
+// unlinkGrant takes r out of its list. If r was the head, it returns the
+// new head (perhaps nil) and true, for the caller to store in the grantRec.
+func unlinkGrant[T any, P linked[T]](r P) (*T, bool) {
+	l := r.links()
+	next, prev := l.gnext, l.gprev
+	l.gprev, l.gnext = nil, nil
+	if next != nil {
+		P(next).links().gprev = prev
+	}
+	if prev != nil {
+		P(prev).links().gnext = next
+		return nil, false
+	}
+	return next, true
+}
+
 // indexToken and indexCode add a new record to its grant's list; the
 // caller holds the grant shard's write lock.
 func (s *Store) indexToken(t *tokenRec) {
 	sh := &s.shards[grantShard(t.gh)]
 	g := sh.grants[t.gh]
-	if t.gnext = g.tokens; t.gnext != nil {
-		t.gnext.gprev = t
-	}
-	g.tokens = t
+	pushGrant(&g.tokens, t)
 	sh.grants[t.gh] = g
 }
 
 func (s *Store) indexCode(c *codeRec) {
 	sh := &s.shards[grantShard(c.gh)]
 	g := sh.grants[c.gh]
-	if c.gnext = g.codes; c.gnext != nil {
-		c.gnext.gprev = c
-	}
-	g.codes = c
+	pushGrant(&g.codes, c)
 	sh.grants[c.gh] = g
 }
 
@@ -271,33 +301,21 @@ func (s *Store) indexCode(c *codeRec) {
 // list, and the grant when it has no record left; the caller holds the
 // grant shard's write lock.
 func (s *Store) unindexToken(t *tokenRec) {
-	if t.gnext != nil {
-		t.gnext.gprev = t.gprev
-	}
-	if t.gprev != nil {
-		t.gprev.gnext = t.gnext
-	} else {
+	if head, ok := unlinkGrant(t); ok {
 		sh := &s.shards[grantShard(t.gh)]
 		g := sh.grants[t.gh]
-		g.tokens = t.gnext
+		g.tokens = head
 		setGrant(sh, t.gh, g)
 	}
-	t.gprev, t.gnext = nil, nil
 }
 
 func (s *Store) unindexCode(c *codeRec) {
-	if c.gnext != nil {
-		c.gnext.gprev = c.gprev
-	}
-	if c.gprev != nil {
-		c.gprev.gnext = c.gnext
-	} else {
+	if head, ok := unlinkGrant(c); ok {
 		sh := &s.shards[grantShard(c.gh)]
 		g := sh.grants[c.gh]
-		g.codes = c.gnext
+		g.codes = head
 		setGrant(sh, c.gh, g)
 	}
-	c.gprev, c.gnext = nil, nil
 }
 
 // setGrant stores g as the index of grant hash h, or drops it if it lists
